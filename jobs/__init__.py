@@ -1,0 +1,1 @@
+"""The RQ jobs: mirror a cancellation, mirror an update, reconcile; each idempotent."""

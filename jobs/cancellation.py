@@ -1,0 +1,118 @@
+"""Job: mirror a store-order cancellation to its print orders, or say on the order that it came too late."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from plugin import activity
+from plugin.activity import Outcome
+from plugin.errors import InvalidPayload
+from plugin.logs import log_event
+from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
+from plugin.shop_domain import is_valid_shop_domain
+
+from . import paragraphs
+from .locks import order_lock
+from .runtime import services
+from .store_report import add_tag_once, write_paragraph_once
+
+TAG_CANCELLED = "print-cancelled"
+TAG_CANCEL_TOO_LATE = "print-cancel-too-late"
+ENTRY_CANCEL_TOO_LATE = "cancel-too-late"
+
+# Outcome names, as stored in the activity log.
+CANCELLED = "cancelled"
+ALREADY_CANCELED = "already_canceled"
+TOO_LATE = "too_late"
+NOT_FOUND = "not_found"
+NO_PRINT_ORDERS = "no_print_orders"
+
+
+def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled", webhook_id: str | None = None) -> dict:
+    """Cancel every print order of the store order at the provider; report what came too late."""
+    check_order_args(shop, order_id)
+    started = time.perf_counter()
+    svc = services()
+    with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
+        provider = svc.provider()
+        outcomes = cancel_print_orders(provider, order_id)
+        activity.record(svc.database, shop, order_id, topic, outcomes)
+        report = report_cancellation(svc, shop, order_id, provider.name, outcomes)
+    summary = {o.print_order_id or "": o.outcome for o in outcomes}
+    for o in outcomes:
+        log_event(
+            "job", job="mirror_cancellation", shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id,
+            print_order_id=o.print_order_id, status_seen=o.status_seen, outcome=o.outcome,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+    return {"order_id": order_id, "print_orders": summary, "store_order": report}
+
+
+def check_order_args(shop: object, order_id: object) -> None:
+    """Refuse arguments no retry can fix (wrong types or shapes) with a permanent error."""
+    if not is_valid_shop_domain(shop):
+        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
+    if not (isinstance(order_id, str) and order_id.isascii() and order_id.isdigit()):
+        raise InvalidPayload(f"job argument order_id={str(order_id)[:40]!r} is not a decimal order id")
+
+
+def cancel_print_orders(provider: PrintProvider, order_id: str) -> list[Outcome]:
+    """Try to cancel each print order placed for the store order; one Outcome each."""
+    print_orders = provider.find_orders(order_id)
+    if not print_orders:
+        return [Outcome(None, None, "search", NO_PRINT_ORDERS)]
+    return [cancel_one(provider, print_order) for print_order in print_orders]
+
+
+def cancel_one(provider: PrintProvider, print_order: PrintOrder) -> Outcome:
+    """Cancel one print order if it is still before production; re-read it when the provider refuses."""
+    if print_order.is_canceled:
+        return Outcome(print_order.id, print_order.status, "none", ALREADY_CANCELED)
+    if print_order.is_too_late:
+        return _after_refusal(provider, print_order, "reread")
+    # Unknown statuses are tried too: the provider decides, and a 409 brings us to the re-read.
+    result = provider.cancel_order(print_order.id)
+    if result is CancelResult.CANCELLED:
+        return Outcome(print_order.id, print_order.status, "cancel", CANCELLED)
+    if result is CancelResult.NOT_FOUND:
+        return Outcome(print_order.id, print_order.status, "cancel", NOT_FOUND)
+    return _after_refusal(provider, print_order, "cancel")
+
+
+def _after_refusal(provider: PrintProvider, print_order: PrintOrder, action: str) -> Outcome:
+    """Re-read a print order that looked too late or refused cancellation: canceled, or too late."""
+    fresh = provider.get_order(print_order.id)
+    if fresh is None:
+        return Outcome(print_order.id, print_order.status, action, NOT_FOUND)
+    if fresh.is_canceled:
+        return Outcome(fresh.id, fresh.status, action, ALREADY_CANCELED)
+    if action == "reread" and fresh.status in BEFORE_PRODUCTION:
+        # The search answer was stale and production has not started after all: cancel now.
+        return cancel_one(provider, fresh)
+    return Outcome(fresh.id, fresh.status, action, TOO_LATE)
+
+
+def report_cancellation(svc, shop: str, order_id: str, provider_name: str, outcomes: list[Outcome]) -> str:
+    """Note and tag the store order: too late → paragraph + tag; cancelled in time → tag; else nothing."""
+    too_late = [(o.print_order_id, o.status_seen or "unknown") for o in outcomes if o.outcome == TOO_LATE]
+    cancelled = [o.print_order_id for o in outcomes if o.outcome in (CANCELLED, ALREADY_CANCELED)]
+    if too_late:
+        client = svc.admin_client(shop)
+        status_by_id = dict(too_late)
+
+        def compose(pending: list[tuple[str, str]], ref: str) -> str:
+            return paragraphs.cancel_too_late(
+                provider_name, [(p, status_by_id[p]) for p, _ in pending], cancelled, ref, datetime.now(timezone.utc)
+            )
+
+        write_paragraph_once(
+            svc.database, client, shop, order_id, [(p, ENTRY_CANCEL_TOO_LATE) for p, _ in too_late], compose
+        )
+        add_tag_once(svc.database, client, shop, order_id, TAG_CANCEL_TOO_LATE)
+        return "too_late_noted"
+    if cancelled:
+        # Not-found print orders do not block the tag: nothing of theirs will be printed.
+        add_tag_once(svc.database, svc.admin_client(shop), shop, order_id, TAG_CANCELLED)
+        return "tagged_cancelled"
+    return "untouched"

@@ -1,0 +1,39 @@
+"""The Shopify app: create_app wires configuration, storage, Redis, webhooks and the CLI."""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+from . import cli, db, health, redis_conn, services
+from .config import load_config
+from .crypto import generate_key
+from .logs import configure_logging
+from .secrets_store import local_secret, random_secret
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the Flask app from the environment (and test_config overrides)."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_mapping(load_config())
+    if test_config:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    configure_logging(app.config.get("LOG_LEVEL", "INFO"))
+    # Local runs get generated secrets kept under instance/; production sets both variables.
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = local_secret(app.instance_path, "secret_key", random_secret)
+    if not app.config["TOKEN_ENCRYPTION_KEY"]:
+        app.config["TOKEN_ENCRYPTION_KEY"] = local_secret(app.instance_path, "token_encryption_key", generate_key)
+
+    db.init_app(app)
+    redis_conn.init_app(app)
+    services.init_app(app)
+
+    from webhooks import bp as webhooks_bp
+
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(health.bp)
+    cli.init_app(app)
+    return app

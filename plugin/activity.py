@@ -1,0 +1,59 @@
+"""The activity log: every decision and outcome of a job, queryable by shop and order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .db import Database
+from .models import Activity
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one print order (or to the store order when print_order_id is None)."""
+
+    print_order_id: str | None
+    status_seen: str | None
+    action: str
+    outcome: str
+    error: str | None = None
+    detail: str | None = None
+
+
+def record(database: Database, shop: str, order_id: str, topic: str | None, outcomes: list[Outcome]) -> None:
+    """Store each outcome as one activity row."""
+    with database.session() as session:
+        session.add_all(
+            Activity(
+                shop=shop,
+                store_order_id=order_id,
+                print_order_id=o.print_order_id,
+                topic=topic,
+                status_seen=o.status_seen,
+                action=o.action,
+                outcome=o.outcome,
+                error=o.error,
+                detail=o.detail,
+            )
+            for o in outcomes
+        )
+
+
+def query(
+    database: Database, *, shop: str | None = None, order_id: str | None = None, since: datetime | None = None,
+    limit: int = 500,
+) -> list[Activity]:
+    """Activity rows, oldest first, filtered by shop, store order and time."""
+    statement = select(Activity)
+    if shop:
+        statement = statement.where(Activity.shop == shop)
+    if order_id:
+        statement = statement.where(Activity.store_order_id == order_id)
+    if since:
+        statement = statement.where(Activity.created_at >= since)
+    statement = statement.order_by(Activity.created_at, Activity.id).limit(limit)
+    with database.session() as session:
+        return list(session.scalars(statement))

@@ -1,0 +1,94 @@
+"""Operator commands: `flask --app plugin shops …`, `db upgrade`, `worker`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from . import shops as shop_store
+from .errors import MirrorError
+from .services import get_services
+from .webhook_subscriptions import register_webhooks
+
+shops_cli = AppGroup("shops", help="Install, list and remove shops.")
+db_cli = AppGroup("db", help="Database migrations.")
+
+
+@shops_cli.command("add")
+@click.argument("shop")
+@click.option("--token", required=True, envvar="SHOPIFY_ADMIN_TOKEN", help="The custom app's Admin API access token.")
+@click.option("--skip-webhooks", is_flag=True, help="Store the shop only; do not register webhooks.")
+def shops_add(shop: str, token: str, skip_webhooks: bool) -> None:
+    """Install SHOP with a custom app's admin token and register its webhooks."""
+    services = get_services()
+    try:
+        installed = shop_store.install_shop(services.database, services.cipher, shop, token.strip())
+    except (MirrorError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"stored {installed.domain} (token encrypted)")
+    if skip_webhooks:
+        return
+    address = webhook_address(current_app)
+    try:
+        created = register_webhooks(services.admin_client(installed.domain), address, current_app.config["SHOPIFY_API_VERSION"])
+    except MirrorError as exc:
+        raise click.ClickException(
+            f"webhook registration failed: {exc}. The shop is stored; run the command again to retry."
+        ) from exc
+    if created:
+        click.echo(f"registered {', '.join(created)} → {address}")
+    else:
+        click.echo(f"webhooks already registered → {address}")
+
+
+@shops_cli.command("list")
+def shops_list() -> None:
+    """List known shops and their state."""
+    rows = shop_store.list_shops(get_services().database)
+    if not rows:
+        click.echo("no shops installed")
+        return
+    for shop in rows:
+        click.echo(f"{shop.domain}\t{shop.status}\t{shop.token_kind}\tinstalled {shop.installed_at:%Y-%m-%d %H:%M}")
+
+
+@shops_cli.command("remove")
+@click.argument("shop")
+def shops_remove(shop: str) -> None:
+    """Forget SHOP and its token (its webhooks then get no job)."""
+    if not shop_store.delete_shop(get_services().database, shop.lower()):
+        raise click.ClickException(f"{shop} is not installed")
+    click.echo(f"removed {shop.lower()}")
+
+
+@db_cli.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply database migrations (the Procfile release process runs this)."""
+    from .migrate import upgrade
+
+    upgrade(get_services().database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@click.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@click.option("--name", default=None, help="Worker name (default: generated).")
+def worker_command(burst: bool, name: str | None) -> None:
+    """Run the RQ worker (with its scheduler) on the app's queue."""
+    from jobs.worker import run_worker
+
+    run_worker(current_app._get_current_object(), burst=burst, name=name)
+
+
+def webhook_address(app: Flask) -> str:
+    """Where Shopify delivers webhooks: APP_URL + /webhooks."""
+    return app.config["APP_URL"].rstrip("/") + "/webhooks"
+
+
+def init_app(app: Flask) -> None:
+    """Register the command groups on the app."""
+    app.cli.add_command(shops_cli)
+    app.cli.add_command(db_cli)
+    app.cli.add_command(worker_command)

@@ -1,0 +1,85 @@
+"""Configuration from the environment: the operator contract's names and their defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+DEFAULT_API_VERSION = "2026-10"
+DEFAULT_SCOPES = "read_orders,write_orders"
+DEFAULT_ADMIN_URL = "https://{shop}"
+DEFAULT_GELATO_API_URL = "https://order.gelatoapis.com"
+DEFAULT_APP_URL = "http://127.0.0.1:5000"
+
+# Shopify sends order payloads of a few KiB; anything near a MiB is abuse or a bug.
+DEFAULT_WEBHOOK_MAX_BYTES = 1024 * 1024
+# Shopify retries a delivery for 4 hours; keep delivery ids well past that.
+DEFAULT_WEBHOOK_DEDUPE_TTL = 48 * 3600
+# The print window is minutes: the first retries come within seconds, later ones spread out.
+DEFAULT_RETRY_INTERVALS = "2,5,15,45,120,300"
+# Connect fast-fail (a provider that does not answer in 3 s is down), read longer.
+DEFAULT_HTTP_CONNECT_TIMEOUT = 3.05
+DEFAULT_HTTP_READ_TIMEOUT = 15.0
+# A job holds the per-order lock at most this long; a crashed worker frees it by expiry.
+DEFAULT_ORDER_LOCK_SECONDS = 120
+DEFAULT_JOB_TIMEOUT = 90
+
+# (config key, environment name, default, parser)
+_SETTINGS = (
+    ("SHOPIFY_API_KEY", "SHOPIFY_API_KEY", "", str),
+    ("SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET", "", str),
+    ("SHOPIFY_API_SECRET_OLD", "SHOPIFY_API_SECRET_OLD", "", str),
+    ("SHOPIFY_API_VERSION", "SHOPIFY_API_VERSION", DEFAULT_API_VERSION, str),
+    ("SHOPIFY_SCOPES", "SHOPIFY_SCOPES", DEFAULT_SCOPES, str),
+    ("SHOPIFY_ADMIN_URL", "SHOPIFY_ADMIN_URL", DEFAULT_ADMIN_URL, str),
+    ("GELATO_API_KEY", "GELATO_API_KEY", "", str),
+    ("GELATO_API_URL", "GELATO_API_URL", DEFAULT_GELATO_API_URL, str),
+    ("APP_URL", "APP_URL", DEFAULT_APP_URL, str),
+    ("SECRET_KEY", "SECRET_KEY", "", str),
+    ("TOKEN_ENCRYPTION_KEY", "TOKEN_ENCRYPTION_KEY", "", str),
+    ("REDIS_URL", "REDIS_URL", "", str),
+    ("REDIS_SSL_CERT_REQS", "REDIS_SSL_CERT_REQS", "required", str),
+    ("DATABASE_URL", "DATABASE_URL", "", str),
+    ("WEBHOOK_MAX_BYTES", "WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES, int),
+    ("WEBHOOK_DEDUPE_TTL", "WEBHOOK_DEDUPE_TTL", DEFAULT_WEBHOOK_DEDUPE_TTL, int),
+    ("RETRY_INTERVALS", "RETRY_INTERVALS", DEFAULT_RETRY_INTERVALS, str),
+    ("HTTP_CONNECT_TIMEOUT", "HTTP_CONNECT_TIMEOUT", DEFAULT_HTTP_CONNECT_TIMEOUT, float),
+    ("HTTP_READ_TIMEOUT", "HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT, float),
+    ("ORDER_LOCK_SECONDS", "ORDER_LOCK_SECONDS", DEFAULT_ORDER_LOCK_SECONDS, int),
+    ("JOB_TIMEOUT", "JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT, int),
+)
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> dict:
+    """Read every setting from the environment, applying defaults and types."""
+    environ = os.environ if environ is None else environ
+    config = {}
+    for key, env_name, default, parse in _SETTINGS:
+        raw = environ.get(env_name, "")
+        if raw.strip() == "":
+            config[key] = default
+            continue
+        try:
+            config[key] = parse(raw.strip())
+        except ValueError as exc:
+            raise ValueError(f"{env_name}={raw!r} is not a valid {parse.__name__}") from exc
+    return config
+
+
+def retry_intervals(config: Mapping) -> list[int]:
+    """The RQ retry intervals in seconds, from RETRY_INTERVALS ("2,5,15")."""
+    raw = config["RETRY_INTERVALS"]
+    if isinstance(raw, (list, tuple)):
+        return [int(value) for value in raw]
+    try:
+        intervals = [int(part) for part in str(raw).split(",") if part.strip()]
+    except ValueError as exc:
+        raise ValueError(f"RETRY_INTERVALS={raw!r}: expected comma-separated seconds") from exc
+    if not intervals or any(value < 0 for value in intervals):
+        raise ValueError(f"RETRY_INTERVALS={raw!r}: expected non-negative seconds")
+    return intervals
+
+
+def webhook_secrets(config: Mapping) -> list[str]:
+    """The secrets a webhook or OAuth signature may be made with: current first, then old."""
+    return [s for s in (config["SHOPIFY_API_SECRET"], config["SHOPIFY_API_SECRET_OLD"]) if s]

@@ -1,0 +1,51 @@
+"""The app's one error hierarchy: transient errors are retried, permanent ones are not."""
+
+from __future__ import annotations
+
+
+class MirrorError(Exception):
+    """Base of every error the app raises on purpose."""
+
+
+class TransientError(MirrorError):
+    """Worth retrying: timeouts, connection errors, 5xx, 429, GraphQL THROTTLED."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(TransientError):
+    """The remote side answered 429: slow down for retry_after seconds."""
+
+
+class PermanentError(MirrorError):
+    """Retrying cannot help: bad input, a rejected request, a missing shop."""
+
+
+class ConfigurationError(PermanentError):
+    """A setting is missing or invalid."""
+
+
+class InvalidShopDomain(PermanentError):
+    """A shop domain is not of the form name.myshopify.com."""
+
+
+class ShopNotInstalled(PermanentError):
+    """The shop has no active installation (never installed, removed or uninstalled)."""
+
+
+class AdminAPIError(PermanentError):
+    """The Admin GraphQL API answered with errors or userErrors."""
+
+
+class AdminUnauthorized(PermanentError):
+    """The Admin API refused the access token (401)."""
+
+
+class ProviderError(PermanentError):
+    """The print provider refused a request in a way retrying cannot fix."""
+
+
+class InvalidPayload(PermanentError):
+    """A webhook payload lacks a field the job needs, or has the wrong type."""

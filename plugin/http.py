@@ -1,0 +1,89 @@
+"""HTTP sessions with timeouts, and the mapping of HTTP failures onto the error hierarchy."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .errors import RateLimited, TransientError
+
+USER_AGENT = "print-order-mirror/1.0"
+# Keep-alive pools sized for one worker process's sequential calls plus a little slack.
+_POOL_SIZE = 4
+
+
+def make_session() -> requests.Session:
+    """A requests session with connection pooling and no automatic retries (RQ retries)."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=_POOL_SIZE, pool_maxsize=_POOL_SIZE, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    timeout: tuple[float, float],
+    **kwargs,
+) -> requests.Response:
+    """Send a request; raise TransientError for network failures, 5xx and 429, else return it.
+
+    `what` names the call in error messages (never the URL's secrets: there are none in URLs).
+    """
+    try:
+        response = session.request(method, url, timeout=timeout, **kwargs)
+    except requests.Timeout as exc:
+        raise TransientError(f"{what}: timed out") from exc
+    except requests.ConnectionError as exc:
+        raise TransientError(f"{what}: connection failed") from exc
+    except requests.RequestException as exc:
+        raise TransientError(f"{what}: request failed ({type(exc).__name__})") from exc
+    if response.status_code == 429:
+        raise RateLimited(
+            f"{what}: HTTP 429 {error_summary(response)}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    if response.status_code >= 500:
+        raise TransientError(
+            f"{what}: HTTP {response.status_code} {error_summary(response)}",
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+    return response
+
+
+def error_summary(response: requests.Response, limit: int = 200) -> str:
+    """A short, log-safe description of an error body, whatever its shape."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text or ""
+        return text.strip().replace("\n", " ")[:limit]
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errors", "code"):
+            if body.get(key):
+                return str(body[key])[:limit]
+    return str(body)[:limit]

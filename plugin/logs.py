@@ -1,0 +1,33 @@
+"""Structured (JSON) log lines, one per webhook and per job outcome; never tokens or secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import datetime, timezone
+
+EVENT_LOGGER = "print_mirror.events"
+# Field names that must never reach a log line, whatever a caller passes.
+_FORBIDDEN = frozenset({"token", "access_token", "refresh_token", "secret", "api_key", "password", "code"})
+
+_log = logging.getLogger(EVENT_LOGGER)
+
+
+def log_event(event: str, **fields) -> None:
+    """Emit one JSON line: {"ts", "event", ...fields} with secret-named fields dropped."""
+    record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+    record.update({key: value for key, value in fields.items() if key not in _FORBIDDEN and value is not None})
+    _log.info(json.dumps(record, default=str, separators=(",", ":")))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Plain messages to stderr: event lines are already JSON, other lines stay readable."""
+    root = logging.getLogger()
+    if any(getattr(handler, "_print_mirror", False) for handler in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._print_mirror = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)

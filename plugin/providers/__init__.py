@@ -1,0 +1,83 @@
+"""Print-provider clients behind one small interface; Gelato is the first implementation."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Protocol
+
+# Gelato's statuses (DESIGN.md). Before production a print order can still be cancelled.
+BEFORE_PRODUCTION = frozenset(
+    {
+        "created",
+        "uploading",
+        "passed",
+        "draft",
+        "pending_approval",
+        "pending_personalization",
+        "digitizing",
+        "on_hold",
+        "failed",
+        "not_connected",
+    }
+)
+TOO_LATE = frozenset({"in_production", "printed", "shipped", "in_transit", "delivered", "returned"})
+CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class PrintItem:
+    """One item of a print order."""
+
+    id: str
+    reference_id: str | None
+    quantity: int
+    status: str | None = None
+    product_uid: str | None = None
+    files: tuple = ()
+
+
+@dataclass(frozen=True)
+class PrintOrder:
+    """A print order as the provider reports it."""
+
+    id: str
+    reference_id: str
+    status: str
+    order_type: str = "order"
+    items: tuple[PrintItem, ...] = ()
+    shipping_address: dict = field(default_factory=dict)
+    raw: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def is_canceled(self) -> bool:
+        """The provider has cancelled this print order."""
+        return self.status == CANCELED
+
+    @property
+    def is_too_late(self) -> bool:
+        """Production has started: the order can no longer be cancelled."""
+        return self.status in TOO_LATE
+
+
+class CancelResult(enum.Enum):
+    """What a cancel request achieved."""
+
+    CANCELLED = "cancelled"
+    REFUSED = "refused"  # the provider says it can no longer be cancelled (Gelato: 409)
+    NOT_FOUND = "not_found"
+
+
+class PrintProvider(Protocol):
+    """What the jobs need from a print provider."""
+
+    name: str
+
+    def find_orders(self, reference_id: str) -> list[PrintOrder]:
+        """Every print order placed for this store order id (several when split)."""
+
+    def get_order(self, order_id: str) -> PrintOrder | None:
+        """The print order, re-read; None when it does not exist."""
+
+    def cancel_order(self, order_id: str) -> CancelResult:
+        """Ask the provider to cancel the print order."""

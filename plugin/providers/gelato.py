@@ -1,0 +1,110 @@
+"""Gelato Order API v4 client: search, read and cancel print orders."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import requests
+
+from ..errors import ProviderError
+from ..http import error_summary, send
+from . import CancelResult, PrintItem, PrintOrder
+
+PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
+# A store order split into more print orders than this is not a real store; stop paginating.
+MAX_PAGES = 50
+
+
+class GelatoClient:
+    """Talks to https://order.gelatoapis.com (or GELATO_API_URL) with an X-API-KEY."""
+
+    name = "gelato"
+
+    def __init__(self, base_url: str, api_key: str, session: requests.Session, timeout: tuple[float, float]):
+        self._base_url = base_url.rstrip("/")
+        self._headers = {"X-API-KEY": api_key, "Accept": "application/json"}
+        self._session = session
+        self._timeout = timeout
+
+    def find_orders(self, reference_id: str) -> list[PrintOrder]:
+        """Every Gelato order whose orderReferenceId equals reference_id, across all pages."""
+        orders: list[PrintOrder] = []
+        for page in range(MAX_PAGES):
+            body = {"orderReferenceIds": [reference_id], "limit": PAGE_SIZE, "offset": page * PAGE_SIZE}
+            response = self._request("POST", "/v4/orders:search", what="Gelato order search", json=body)
+            if response.status_code != 200:
+                raise ProviderError(f"Gelato order search: HTTP {response.status_code} {error_summary(response)}")
+            found = _json_object(response, "Gelato order search").get("orders")
+            if not isinstance(found, list):
+                raise ProviderError("Gelato order search: answer has no 'orders' list")
+            # The filter should be exact; re-check so a lax search never cancels someone else's order.
+            orders.extend(
+                _parse_order(raw) for raw in found if isinstance(raw, dict) and str(raw.get("orderReferenceId")) == reference_id
+            )
+            if len(found) < PAGE_SIZE:
+                return orders
+        raise ProviderError(f"Gelato order search: more than {MAX_PAGES * PAGE_SIZE} orders for one reference")
+
+    def get_order(self, order_id: str) -> PrintOrder | None:
+        """GET /v4/orders/{id}; None on 404."""
+        response = self._request("GET", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato get order")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise ProviderError(f"Gelato get order: HTTP {response.status_code} {error_summary(response)}")
+        return _parse_order(_json_object(response, "Gelato get order"))
+
+    def cancel_order(self, order_id: str) -> CancelResult:
+        """POST /v4/orders/{id}:cancel: 200 cancelled, 409 refused, 404 not found."""
+        response = self._request("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel", what="Gelato cancel")
+        if response.status_code in (200, 204):
+            return CancelResult.CANCELLED
+        if response.status_code == 409:
+            return CancelResult.REFUSED
+        if response.status_code == 404:
+            return CancelResult.NOT_FOUND
+        raise ProviderError(f"Gelato cancel: HTTP {response.status_code} {error_summary(response)}")
+
+    def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
+        return send(
+            self._session, method, self._base_url + path, what=what, timeout=self._timeout, headers=self._headers, **kwargs
+        )
+
+
+def _json_object(response: requests.Response, what: str) -> dict:
+    try:
+        body = response.json()
+    except ValueError as exc:
+        raise ProviderError(f"{what}: answer is not JSON") from exc
+    if not isinstance(body, dict):
+        raise ProviderError(f"{what}: answer is not a JSON object")
+    return body
+
+
+def _parse_order(raw: dict) -> PrintOrder:
+    """A PrintOrder from a Gelato order or search summary; tolerant of missing optional fields."""
+    order_id = raw.get("id")
+    if not isinstance(order_id, str) or not order_id:
+        raise ProviderError("Gelato order without an id")
+    items = tuple(
+        PrintItem(
+            id=str(item.get("id", "")),
+            reference_id=None if item.get("itemReferenceId") is None else str(item.get("itemReferenceId")),
+            quantity=int(item.get("quantity") or 0),
+            status=item.get("fulfillmentStatus"),
+            product_uid=item.get("productUid"),
+            files=tuple(item.get("files") or ()),
+        )
+        for item in raw.get("items") or ()
+        if isinstance(item, dict)
+    )
+    address = raw.get("shippingAddress")
+    return PrintOrder(
+        id=order_id,
+        reference_id=str(raw.get("orderReferenceId", "")),
+        status=str(raw.get("fulfillmentStatus") or "unknown").lower(),
+        order_type=str(raw.get("orderType") or "order"),
+        items=items,
+        shipping_address=address if isinstance(address, dict) else {},
+        raw=raw,
+    )

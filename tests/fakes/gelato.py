@@ -1,0 +1,599 @@
+"""FakeGelato: a local HTTP fake of the Gelato Order API v4 with test controls."""
+
+from __future__ import annotations
+
+import copy
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from ._common import Call, FakeService, HookCallback, json_response, run_hooks
+
+# Statuses from which Gelato still accepts POST /v4/orders/{id}:cancel (everything before
+# production); any other status, "canceled" included, answers 409.
+CANCELLABLE_STATUSES = frozenset(
+    {
+        "created",
+        "uploading",
+        "passed",
+        "draft",
+        "pending_approval",
+        "pending_personalization",
+        "digitizing",
+        "on_hold",
+        "failed",
+        "not_connected",
+    }
+)
+# Statuses after which a shipment (with tracking) exists on the order.
+_SHIPPED_STATUSES = frozenset({"shipped", "in_transit", "delivered", "returned"})
+MAX_SEARCH_LIMIT = 100
+DEFAULT_SEARCH_LIMIT = 50
+DEFAULT_PRODUCT_UID = "flat_product_pf_a4_pt_200-gsm-uncoated_cl_4-0_ver"
+DEFAULT_FILE_URL = "https://cdn.example.com/print-files/artwork.pdf"
+DEFAULT_SHIPPING_ADDRESS = {
+    "firstName": "Paul",
+    "lastName": "Smith",
+    "companyName": "Example",
+    "addressLine1": "451 Clarkson Ave",
+    "addressLine2": "Brooklyn",
+    "city": "New York",
+    "postCode": "11203",
+    "state": "NY",
+    "country": "US",
+    "email": "apisupport@example.com",
+    "phone": "123456789",
+}
+_REQUIRED_ADDRESS_FIELDS = ("firstName", "lastName", "addressLine1", "city", "postCode", "country", "email")
+_PATCHABLE_ITEM_FIELDS = ("itemReferenceId", "productUid", "files", "quantity")
+# Search filters that are lists of values compared with one order field.
+_LIST_FILTERS = {
+    "ids": "id",
+    "orderReferenceIds": "orderReferenceId",
+    "storeIds": "storeId",
+    "fulfillmentStatuses": "fulfillmentStatus",
+    "financialStatuses": "financialStatus",
+    "orderTypes": "orderType",
+    "currencies": "currency",
+    "channels": "channel",
+}
+
+
+class _OrderIdConverter(BaseConverter):
+    """Path segment converter for order ids that stops at ':' so `{id}:cancel` routes apart."""
+
+    regex = r"[^/:]+"
+
+
+class _ApiError(Exception):
+    """An error answer in Gelato's JSON shape."""
+
+    def __init__(self, status: int, code: str, message: str):
+        """Keep the HTTP status and the JSON body fields."""
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+    def response(self) -> Response:
+        """Render as `{"code": ..., "message": ...}`."""
+        return json_response({"code": self.code, "message": self.message}, self.status)
+
+
+def _now() -> str:
+    """Current time in Gelato's timestamp format (ISO 8601, seconds, +00:00)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _financial_status(fulfillment_status: str) -> str:
+    """The financial status Gelato shows next to a fulfillment status (simplified)."""
+    return {"draft": "draft", "canceled": "canceled", "created": "pending", "uploading": "pending"}.get(
+        fulfillment_status, "paid"
+    )
+
+
+class FakeGelato(FakeService):
+    """Fake Gelato Order API v4 served over real HTTP on 127.0.0.1."""
+
+    def __init__(self, api_key: str = "test-gelato-key"):
+        """Create an empty, unstarted fake that accepts requests carrying X-API-KEY == api_key."""
+        super().__init__()
+        self.api_key = api_key
+        # Products that print without artwork; POST /v4/orders lets their items omit `files`.
+        self.products_without_files: set[str] = set()
+        self._orders: dict[str, dict] = {}  # insertion order == creation order == search order
+        self._hooks: list[dict] = []
+        self._routes = Map(
+            [
+                Rule("/v4/orders:search", methods=["POST"], endpoint="search"),
+                Rule("/v4/orders/<oid:order_id>:cancel", methods=["POST"], endpoint="cancel"),
+                Rule("/v4/orders/<oid:order_id>", methods=["GET"], endpoint="get"),
+                Rule("/v4/orders/<oid:order_id>", methods=["PATCH"], endpoint="patch"),
+                Rule("/v4/orders/<oid:order_id>", methods=["DELETE"], endpoint="delete"),
+                Rule("/v4/orders", methods=["POST"], endpoint="create"),
+            ],
+            converters={"oid": _OrderIdConverter},
+            strict_slashes=False,
+        )
+
+    # -- seeding and inspection ------------------------------------------------------------
+
+    def add_order(
+        self,
+        reference_id: str,
+        status: str | None = None,
+        items: Iterable[dict] | None = None,
+        shipping_address: dict | None = None,
+        order_type: str | None = None,
+        order_id: str | None = None,
+        store_id: str | None = None,
+        customer_reference_id: str | None = None,
+        currency: str = "USD",
+        connected_order_ids: Iterable[str] = (),
+    ) -> str:
+        """Seed an order (status default "passed", or "draft" for order_type "draft") and return its id."""
+        if order_type is None:
+            order_type = "draft" if status == "draft" else "order"
+        if status is None:
+            status = "draft" if order_type == "draft" else "passed"
+        with self._lock:
+            order_id = order_id or str(uuid.uuid4())
+            if order_id in self._orders:
+                raise ValueError(f"order {order_id} already exists")
+            order = self._build_order(
+                order_id=order_id,
+                order_type=order_type,
+                status=status,
+                reference_id=reference_id,
+                customer_reference_id=customer_reference_id or f"customer-{reference_id}",
+                currency=currency,
+                store_id=store_id,
+                items=list(items) if items is not None else [{}],
+                shipping_address=shipping_address,
+            )
+            order["connectedOrderIds"] = list(connected_order_ids)
+            self._orders[order_id] = order
+            return order_id
+
+    def add_split_order(
+        self,
+        reference_id: str,
+        statuses: Iterable[str] = ("passed", "passed"),
+        items: list[list[dict]] | None = None,
+        **kwargs,
+    ) -> list[str]:
+        """Seed one store order split into connected Gelato orders (one per status); return their ids."""
+        statuses = list(statuses)
+        if not statuses:
+            raise ValueError("statuses must not be empty")
+        if items is not None and len(items) != len(statuses):
+            raise ValueError("items must hold one list of items per status")
+        with self._lock:
+            ids = []
+            for index, status in enumerate(statuses, start=1):
+                # Default: one item per part, with distinct item references like a real split.
+                part_items = items[index - 1] if items is not None else [{"itemReferenceId": f"{reference_id}-{index}"}]
+                ids.append(self.add_order(reference_id, status=status, items=part_items, **kwargs))
+            # Each part lists the other parts, as Gelato does for orders split across hubs.
+            for order_id in ids:
+                self._orders[order_id]["connectedOrderIds"] = [other for other in ids if other != order_id]
+            return ids
+
+    def set_status(self, order_id: str, status: str) -> None:
+        """Set an order's fulfillmentStatus and every item's (simulates Gelato's production progress)."""
+        with self._lock:
+            order = self._get(order_id)
+            order["fulfillmentStatus"] = status
+            order["financialStatus"] = _financial_status(status)
+            for item in order["items"]:
+                item["fulfillmentStatus"] = status
+            self._after_status_change(order)
+
+    def set_item_status(self, order_id: str, item_reference_id: str, status: str) -> None:
+        """Set one item's fulfillmentStatus (e.g. one item printed while the order still shows passed)."""
+        with self._lock:
+            order = self._get(order_id)
+            matching = [item for item in order["items"] if item["itemReferenceId"] == item_reference_id]
+            if not matching:
+                raise KeyError(f"order {order_id} has no item {item_reference_id!r}")
+            for item in matching:
+                item["fulfillmentStatus"] = status
+            self._after_status_change(order)
+
+    def order(self, order_id: str) -> dict:
+        """A deep copy of the full order (raises KeyError if unknown)."""
+        with self._lock:
+            return copy.deepcopy(self._get(order_id))
+
+    def orders_for(self, reference_id: str) -> list[dict]:
+        """Deep copies of all orders with that orderReferenceId, in creation order."""
+        with self._lock:
+            return [copy.deepcopy(o) for o in self._orders.values() if o["orderReferenceId"] == reference_id]
+
+    def all_orders(self) -> list[dict]:
+        """Deep copies of every order, in creation order."""
+        with self._lock:
+            return [copy.deepcopy(o) for o in self._orders.values()]
+
+    # -- fault injection and hooks ---------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str | None,
+        path_regex: str | None,
+        status: int,
+        times: int = 1,
+        body: Any = None,
+        headers: dict | None = None,
+    ) -> None:
+        """Answer the next `times` requests matching method ("*"/None: any) and path regex with `status`."""
+        self._add_fault(method, path_regex, status, times, body, headers)
+
+    def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
+        """Run callback(call) just before handling each matching request (times=None: every time)."""
+        with self._lock:
+            self._hooks.append(
+                {"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times}
+            )
+
+    def reset(self) -> None:
+        """Forget all orders, faults, hooks, latency and recorded calls."""
+        with self._lock:
+            self._reset_common()
+            self._orders.clear()
+            self._hooks.clear()
+            self.products_without_files.clear()
+
+    def _default_fault_body(self, status: int) -> Any:
+        """Gelato-shaped error body for injected failures."""
+        code = {429: "too_many_requests", 404: "not_found", 409: "conflict"}.get(status, "internal")
+        return {"code": code, "message": f"Injected failure ({status})"}
+
+    # -- request handling ------------------------------------------------------------------
+
+    def _handle(self, request: Request, call: Call) -> Response:
+        """Authenticate, run hooks and dispatch to the endpoint."""
+        if request.headers.get("X-API-KEY") != self.api_key:
+            return _ApiError(401, "unauthorized", "Invalid or missing API key (X-API-KEY)").response()
+        adapter = self._routes.bind("127.0.0.1")
+        try:
+            endpoint, args = adapter.match(request.path, method=request.method)
+        except MethodNotAllowed:
+            return _ApiError(405, "method_not_allowed", f"{request.method} not allowed on {request.path}").response()
+        except NotFound:
+            return _ApiError(404, "not_found", f"No route for {request.path}").response()
+        except HTTPException as exc:
+            return _ApiError(exc.code or 400, "bad_request", str(exc)).response()
+        run_hooks(self._hooks, self._lock, request.method, request.path, call)
+        try:
+            body = self._json_body(request) if request.method in ("POST", "PATCH") else None
+            with self._lock:
+                return getattr(self, f"_ep_{endpoint}")(body=body, **args)
+        except _ApiError as exc:
+            return exc.response()
+
+    @staticmethod
+    def _json_body(request: Request) -> Any:
+        """Decode the JSON body (empty means {}); malformed JSON is a 400."""
+        raw = request.get_data(cache=True)
+        if not raw.strip():
+            return {}
+        try:
+            return request.get_json(force=True, cache=True)
+        except Exception as exc:
+            raise _ApiError(400, "bad_request", "Malformed JSON in request body") from exc
+
+    def _ep_search(self, body: Any) -> Response:
+        """POST /v4/orders:search: filter, then page with offset/limit in creation order."""
+        if not isinstance(body, dict):
+            raise _ApiError(400, "bad_request", "Request body must be a JSON object")
+        limit = body.get("limit", DEFAULT_SEARCH_LIMIT)
+        offset = body.get("offset", 0)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SEARCH_LIMIT:
+            raise _ApiError(400, "bad_request", f"limit must be an integer between 1 and {MAX_SEARCH_LIMIT}")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise _ApiError(400, "bad_request", "offset must be a non-negative integer")
+        filters = {}
+        for name, order_field in _LIST_FILTERS.items():
+            values = body.get(name)
+            if values is None:
+                continue
+            if not isinstance(values, list):
+                raise _ApiError(400, "bad_request", f"{name} must be an array")
+            filters[order_field] = set(values)
+        countries = body.get("countries")
+        text = body.get("search")
+        matches = []
+        for order in self._orders.values():
+            if any(order.get(f) not in allowed for f, allowed in filters.items()):
+                continue
+            if countries is not None and order["shippingAddress"].get("country") not in countries:
+                continue
+            if text and not self._text_matches(order, str(text)):
+                continue
+            matches.append(self._summary(order))
+        return json_response({"orders": matches[offset : offset + limit]})
+
+    @staticmethod
+    def _text_matches(order: dict, text: str) -> bool:
+        """Gelato's free-text search: recipient first/last name or orderReferenceId."""
+        address = order["shippingAddress"]
+        haystack = [order["orderReferenceId"], address.get("firstName") or "", address.get("lastName") or ""]
+        return any(text.lower() in value.lower() for value in haystack)
+
+    def _ep_get(self, body: Any, order_id: str) -> Response:
+        """GET /v4/orders/{id}: the full order."""
+        return json_response(copy.deepcopy(self._get_or_404(order_id)))
+
+    def _ep_cancel(self, body: Any, order_id: str) -> Response:
+        """POST /v4/orders/{id}:cancel: cancel before production, else 409."""
+        order = self._get_or_404(order_id)
+        status = order["fulfillmentStatus"]
+        if status not in CANCELLABLE_STATUSES:
+            raise _ApiError(409, "conflict", f"Order cannot be canceled: its status is '{status}'")
+        # An order whose items already reached production cannot be canceled either.
+        busy = [i["fulfillmentStatus"] for i in order["items"] if i["fulfillmentStatus"] not in CANCELLABLE_STATUSES]
+        if busy:
+            raise _ApiError(409, "conflict", f"Order cannot be canceled: an item is '{busy[0]}'")
+        order["fulfillmentStatus"] = "canceled"
+        order["financialStatus"] = "canceled"
+        for item in order["items"]:
+            item["fulfillmentStatus"] = "canceled"
+        order["updatedAt"] = _now()
+        return json_response({})
+
+    def _ep_patch(self, body: Any, order_id: str) -> Response:
+        """PATCH /v4/orders/{id}: edit items/address of a draft, or promote it with orderType "order"."""
+        order = self._get_or_404(order_id)
+        if not isinstance(body, dict):
+            raise _ApiError(400, "bad_request", "Request body must be a JSON object")
+        if order["orderType"] != "draft":
+            raise _ApiError(409, "conflict", "Only orders with orderType 'draft' can be patched")
+        new_type = body.get("orderType")
+        if new_type not in (None, "draft", "order"):
+            raise _ApiError(400, "bad_request", "orderType must be 'order' or 'draft'")
+        address = body.get("shippingAddress")
+        if address is not None and not isinstance(address, dict):
+            raise _ApiError(400, "bad_request", "shippingAddress must be an object")
+        items = body.get("items")
+        if items is not None:
+            if not isinstance(items, list):
+                raise _ApiError(400, "bad_request", "items must be an array")
+            # Validate every item on a scratch copy so a bad request leaves the draft untouched.
+            patched = copy.deepcopy(order["items"])
+            for index, change in enumerate(items):
+                self._patch_item(patched, index, change, order["fulfillmentStatus"])
+            order["items"] = patched
+        if address is not None:
+            order["shippingAddress"].update(address)
+        if new_type == "order":
+            order["orderType"] = "order"
+            order["fulfillmentStatus"] = "created"
+            order["financialStatus"] = _financial_status("created")
+            order["orderedAt"] = _now()
+            for item in order["items"]:
+                item["fulfillmentStatus"] = "created"
+        order["updatedAt"] = _now()
+        return json_response(copy.deepcopy(order))
+
+    def _patch_item(self, items: list[dict], index: int, change: Any, status: str) -> None:
+        """Apply one PATCH item: match by id, then itemReferenceId; otherwise append a new item."""
+        where = f"items[{index}]"
+        if not isinstance(change, dict):
+            raise _ApiError(400, "bad_request", f"{where} must be an object")
+        target = None
+        if change.get("id") is not None:
+            target = next((i for i in items if i["id"] == change["id"]), None)
+            if target is None:
+                raise _ApiError(400, "bad_request", f"{where}.id: no item with id {change['id']!r} on this order")
+        elif change.get("itemReferenceId") is not None:
+            target = next((i for i in items if i["itemReferenceId"] == change["itemReferenceId"]), None)
+        fields = {k: change[k] for k in _PATCHABLE_ITEM_FIELDS if k in change}
+        if "quantity" in fields and (not isinstance(fields["quantity"], int) or fields["quantity"] < 1):
+            raise _ApiError(400, "bad_request", f"{where}.quantity must be a positive integer")
+        if "files" in fields:
+            self._check_files(fields["files"], f"{where}.files", required=False)
+        if target is not None:
+            target.update(copy.deepcopy(fields))
+            return
+        merged = {"files": [], "quantity": 1, **fields}
+        self._check_item(merged, where)
+        items.append(self._build_item(merged, status))
+
+    def _ep_create(self, body: Any) -> Response:
+        """POST /v4/orders: validate like Gelato and create an order ("created") or draft."""
+        if not isinstance(body, dict):
+            raise _ApiError(400, "bad_request", "Request body must be a JSON object")
+        for name in ("orderReferenceId", "customerReferenceId", "currency"):
+            if not isinstance(body.get(name), str) or not body[name]:
+                raise _ApiError(400, "bad_request", f"{name} is required")
+        order_type = body.get("orderType", "order")
+        if order_type not in ("order", "draft"):
+            raise _ApiError(400, "bad_request", "orderType must be 'order' or 'draft'")
+        items = body.get("items")
+        if not isinstance(items, list) or not items:
+            raise _ApiError(400, "bad_request", "items is required and must be a non-empty array")
+        for index, item in enumerate(items):
+            self._check_item(item, f"items[{index}]")
+        address = body.get("shippingAddress")
+        if not isinstance(address, dict):
+            raise _ApiError(400, "bad_request", "shippingAddress is required")
+        for name in _REQUIRED_ADDRESS_FIELDS:
+            if not address.get(name):
+                raise _ApiError(400, "bad_request", f"shippingAddress.{name} is required")
+        order_id = str(uuid.uuid4())
+        order = self._build_order(
+            order_id=order_id,
+            order_type=order_type,
+            status="draft" if order_type == "draft" else "created",
+            reference_id=body["orderReferenceId"],
+            customer_reference_id=body["customerReferenceId"],
+            currency=body["currency"],
+            store_id=None,
+            items=items,
+            shipping_address=address,
+        )
+        order["shipmentMethodUid"] = body.get("shipmentMethodUid")
+        self._orders[order_id] = order
+        return json_response(copy.deepcopy(order))
+
+    def _ep_delete(self, body: Any, order_id: str) -> Response:
+        """DELETE /v4/orders/{id}: only drafts can be deleted."""
+        order = self._get_or_404(order_id)
+        if order["orderType"] != "draft":
+            raise _ApiError(409, "conflict", "Only draft orders can be deleted; cancel the order instead")
+        del self._orders[order_id]
+        return Response(status=204)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _check_item(self, item: Any, where: str) -> None:
+        """Validate one item of a create request, naming the offending field."""
+        if not isinstance(item, dict):
+            raise _ApiError(400, "bad_request", f"{where} must be an object")
+        for name in ("itemReferenceId", "productUid"):
+            if not isinstance(item.get(name), str) or not item[name]:
+                raise _ApiError(400, "bad_request", f"{where}.{name} is required")
+        quantity = item.get("quantity")
+        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 1:
+            raise _ApiError(400, "bad_request", f"{where}.quantity is required and must be a positive integer")
+        needs_files = item["productUid"] not in self.products_without_files
+        self._check_files(item.get("files"), f"{where}.files", required=needs_files)
+
+    @staticmethod
+    def _check_files(files: Any, where: str, required: bool) -> None:
+        """Validate a files array: each entry needs a type and a url."""
+        if files is None or files == []:
+            if required:
+                raise _ApiError(400, "bad_request", f"{where} is required for this product")
+            return
+        if not isinstance(files, list):
+            raise _ApiError(400, "bad_request", f"{where} must be an array")
+        for index, entry in enumerate(files):
+            if not isinstance(entry, dict) or not entry.get("url"):
+                raise _ApiError(400, "bad_request", f"{where}[{index}].url is required")
+            if not entry.get("type"):
+                raise _ApiError(400, "bad_request", f"{where}[{index}].type is required")
+
+    def _get(self, order_id: str) -> dict:
+        """The stored order or KeyError (for Python-side controls)."""
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise KeyError(f"unknown Gelato order {order_id!r}") from None
+
+    def _get_or_404(self, order_id: str) -> dict:
+        """The stored order or a 404 answer (for HTTP endpoints)."""
+        order = self._orders.get(order_id)
+        if order is None:
+            raise _ApiError(404, "not_found", "Order not found")
+        return order
+
+    def _build_order(
+        self,
+        *,
+        order_id: str,
+        order_type: str,
+        status: str,
+        reference_id: str,
+        customer_reference_id: str,
+        currency: str,
+        store_id: str | None,
+        items: list[dict],
+        shipping_address: dict | None,
+    ) -> dict:
+        """A full v4 order dict with Gelato's field names."""
+        now = _now()
+        built_items = []
+        for index, item in enumerate(items, start=1):
+            defaults = {
+                "itemReferenceId": f"{reference_id}-{index}",
+                "productUid": DEFAULT_PRODUCT_UID,
+                "files": [{"type": "default", "url": DEFAULT_FILE_URL}],
+                "quantity": 1,
+            }
+            built_items.append(self._build_item({**defaults, **item}, status))
+        address = {**DEFAULT_SHIPPING_ADDRESS, **(shipping_address or {})}
+        address.setdefault("id", str(uuid.uuid4()))
+        address.setdefault("orderId", order_id)
+        address.setdefault("isBusiness", False)
+        order = {
+            "id": order_id,
+            "orderType": order_type,
+            "orderReferenceId": reference_id,
+            "customerReferenceId": customer_reference_id,
+            "fulfillmentStatus": status,
+            "financialStatus": _financial_status(status),
+            "currency": currency,
+            "channel": "api",
+            "storeId": store_id,
+            "connectedOrderIds": [],
+            "createdAt": now,
+            "updatedAt": now,
+            "orderedAt": None if order_type == "draft" else now,
+            "items": built_items,
+            "shippingAddress": address,
+            "shipment": None,
+            "receipts": [],
+        }
+        self._after_status_change(order, touch=False)
+        return order
+
+    @staticmethod
+    def _build_item(item: dict, status: str) -> dict:
+        """A full order item: Gelato's fields plus an id and a fulfillmentStatus."""
+        built = copy.deepcopy(item)
+        built.setdefault("id", str(uuid.uuid4()))
+        built.setdefault("fulfillmentStatus", status)
+        built.setdefault("previews", [])
+        return built
+
+    @staticmethod
+    def _after_status_change(order: dict, touch: bool = True) -> None:
+        """Bump updatedAt and add a shipment with tracking once the order has shipped."""
+        if touch:
+            order["updatedAt"] = _now()
+        if order["fulfillmentStatus"] in _SHIPPED_STATUSES and not order.get("shipment"):
+            order["shipment"] = {
+                "id": str(uuid.uuid4()),
+                "shipmentMethodName": "Express",
+                "shipmentMethodUid": "express",
+                "fulfillmentCountry": "US",
+                "packagesCount": 1,
+                "packages": [
+                    {
+                        "id": str(uuid.uuid4()),
+                        "orderItemIds": [item["id"] for item in order["items"]],
+                        "trackingCode": "1Z999AA10123456784",
+                        "trackingUrl": "https://tracking.example.com/1Z999AA10123456784",
+                    }
+                ],
+            }
+
+    @staticmethod
+    def _summary(order: dict) -> dict:
+        """The search-result shape of an order (no items)."""
+        address = order["shippingAddress"]
+        return {
+            "id": order["id"],
+            "orderType": order["orderType"],
+            "orderReferenceId": order["orderReferenceId"],
+            "customerReferenceId": order["customerReferenceId"],
+            "fulfillmentStatus": order["fulfillmentStatus"],
+            "financialStatus": order["financialStatus"],
+            "currency": order["currency"],
+            "channel": order["channel"],
+            "storeId": order["storeId"],
+            "connectedOrderIds": list(order["connectedOrderIds"]),
+            "country": address.get("country"),
+            "firstName": address.get("firstName"),
+            "lastName": address.get("lastName"),
+            "itemsCount": len(order["items"]),
+            "totalInclVat": "0.00",
+            "createdAt": order["createdAt"],
+            "updatedAt": order["updatedAt"],
+            "orderedAt": order["orderedAt"],
+        }

@@ -1,0 +1,61 @@
+"""`flask --app plugin shops …`: install with a custom-app token, register webhooks once, list, remove."""
+
+from sqlalchemy import select
+
+from plugin.models import Shop
+from tests.conftest import SHOP
+
+
+def test_shops_add_stores_encrypted_token_and_registers_webhooks(app, live_app, shopify):
+    token = shopify.add_shop(SHOP)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["shops", "add", SHOP, "--token", token])
+    assert result.exit_code == 0, result.output
+    assert token not in result.output
+    subscriptions = shopify.subscriptions(SHOP)
+    address = live_app.url + "/webhooks"
+    assert sorted((s["topic"], s["uri"]) for s in subscriptions) == [
+        ("APP_UNINSTALLED", address), ("ORDERS_CANCELLED", address), ("ORDERS_UPDATED", address)
+    ]
+    with app.extensions["database"].session() as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP))
+        assert shop.access_token and token not in shop.access_token
+        assert shop.status == "installed" and shop.token_kind == "custom"
+
+
+def test_shops_add_twice_duplicates_nothing(app, live_app, shopify):
+    token = shopify.add_shop(SHOP)
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["shops", "add", SHOP, "--token", token]).exit_code == 0
+    again = runner.invoke(args=["shops", "add", SHOP, "--token", token])
+    assert again.exit_code == 0, again.output
+    assert "already registered" in again.output
+    assert len(shopify.subscriptions(SHOP)) == 3
+    with app.extensions["database"].session() as session:
+        assert len(session.scalars(select(Shop)).all()) == 1
+
+
+def test_shops_add_rejects_hostile_domain_before_any_call(app, shopify):
+    result = app.test_cli_runner().invoke(args=["shops", "add", "shop.myshopify.com.evil.com", "--token", "t"])
+    assert result.exit_code != 0
+    assert "myshopify.com" in result.output
+    assert shopify.calls == []
+
+
+def test_shops_add_with_a_wrong_token_says_so(app, live_app, shopify):
+    shopify.add_shop(SHOP)
+    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--token", "shpat_wrong"])
+    assert result.exit_code != 0
+    assert "webhook registration failed" in result.output and "refused" in result.output
+
+
+def test_shops_list_and_remove(app, live_app, shopify):
+    token = shopify.add_shop(SHOP)
+    runner = app.test_cli_runner()
+    runner.invoke(args=["shops", "add", SHOP, "--token", token])
+    listed = runner.invoke(args=["shops", "list"])
+    assert SHOP in listed.output and "installed" in listed.output
+    assert runner.invoke(args=["shops", "remove", SHOP]).exit_code == 0
+    assert "no shops installed" in runner.invoke(args=["shops", "list"]).output
+    missing = runner.invoke(args=["shops", "remove", SHOP])
+    assert missing.exit_code != 0 and "not installed" in missing.output

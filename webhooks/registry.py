@@ -1,0 +1,77 @@
+"""The one place that maps a webhook topic to its handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from redis.client import Pipeline
+
+from .delivery import Delivery
+
+
+class Guard(Protocol):
+    """A condition checked and recorded atomically with the enqueue (inside the Redis transaction)."""
+
+    keys: tuple[str, ...]
+
+    def blocks(self, pipe: Pipeline) -> str | None:
+        """Why the job must not be enqueued, read under WATCH; None to go ahead."""
+
+    def record(self, pipe: Pipeline) -> None:
+        """Queue the writes that remember this delivery (inside MULTI)."""
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """A job to enqueue for a delivery: dotted function path and primitive keyword arguments."""
+
+    func: str
+    kwargs: dict
+    guards: tuple[Guard, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """A delivery that needs no job, and why."""
+
+    reason: str
+
+
+Handler = Callable[[Delivery], "JobRequest | Ignored"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A topic's handler and whether the shop must be installed for it."""
+
+    topic: str
+    handler: Handler
+    requires_installed_shop: bool = True
+
+
+@dataclass
+class TopicRegistry:
+    """Topic → Route; unknown topics are acknowledged and ignored by the receiver."""
+
+    routes: dict[str, Route] = field(default_factory=dict)
+
+    def route(self, topic: str, *, requires_installed_shop: bool = True) -> Callable[[Handler], Handler]:
+        """Decorator registering handler for topic."""
+
+        def register(handler: Handler) -> Handler:
+            if topic in self.routes:
+                raise ValueError(f"topic {topic} registered twice")
+            self.routes[topic] = Route(topic, handler, requires_installed_shop)
+            return handler
+
+        return register
+
+    def get(self, topic: str) -> Route | None:
+        """The route for topic, or None when the app does not handle it."""
+        return self.routes.get(topic)
+
+    def topics(self) -> list[str]:
+        """Every handled topic."""
+        return sorted(self.routes)

@@ -1,0 +1,106 @@
+"""POST /webhooks: verify, route by topic, deduplicate and enqueue, then answer at once."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from flask import Blueprint, current_app, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from plugin import shops
+from plugin.config import webhook_secrets
+from plugin.logs import log_event
+from plugin.queueing import job_options, make_queue
+from plugin.services import get_services
+
+from .delivery import Delivery, Rejection, parse_delivery
+from .enqueue import EnqueueOutcome, enqueue_once
+from .registry import Ignored
+from .topics import registry
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/webhooks")
+def receive():
+    """Answer Shopify within milliseconds; 200 only once the job is durably in Redis."""
+    started = time.perf_counter()
+    try:
+        delivery = parse_delivery(request.headers, _read_body(), webhook_secrets(current_app.config))
+    except Rejection as rejection:
+        log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason,
+                  topic=request.headers.get("X-Shopify-Topic", "")[:64] or None)
+        return _answer(rejection.status, rejection.reason)
+    status, result, detail = _dispatch(delivery)
+    log_event(
+        "webhook",
+        result=result,
+        status=status,
+        topic=delivery.topic,
+        shop=delivery.shop,
+        webhook_id=delivery.webhook_id,
+        event_id=delivery.event_id,
+        order_id=_order_id_for_log(delivery.payload),
+        detail=detail,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    return _answer(status, detail or result)
+
+
+def _dispatch(delivery: Delivery) -> tuple[int, str, str | None]:
+    """Route one verified delivery; returns (HTTP status, result name, detail)."""
+    route = registry.get(delivery.topic)
+    if route is None:
+        return 200, "ignored", f"topic {delivery.topic} not handled"
+    services = get_services()
+    try:
+        if route.requires_installed_shop and not shops.is_installed(services.database, delivery.shop):
+            # 200, not 4xx: retrying cannot install the shop, and failing deliveries make Shopify
+            # retry for hours and eventually drop the subscription.
+            return 200, "ignored", "shop not installed"
+        action = route.handler(delivery)
+        if isinstance(action, Ignored):
+            return 200, "ignored", action.reason
+        outcome, detail = enqueue_once(
+            services.redis,
+            make_queue(services.redis),
+            delivery,
+            action,
+            dedupe_ttl=current_app.config["WEBHOOK_DEDUPE_TTL"],
+            job_options=job_options(current_app.config),
+        )
+    except Rejection as rejection:
+        return rejection.status, "rejected", rejection.reason
+    except redis.RedisError as exc:
+        log.error("webhook %s not queued, Redis unavailable: %s", delivery.webhook_id, type(exc).__name__)
+        return 503, "unavailable", "queue unavailable, retry later"
+    except SQLAlchemyError as exc:
+        log.error("webhook %s not queued, database unavailable: %s", delivery.webhook_id, type(exc).__name__)
+        return 503, "unavailable", "database unavailable, retry later"
+    if outcome is EnqueueOutcome.ENQUEUED:
+        return 200, "enqueued", None
+    return 200, outcome.value, detail
+
+
+def _read_body() -> bytes:
+    """The raw body, refused with 413 past WEBHOOK_MAX_BYTES without reading it all."""
+    limit = current_app.config["WEBHOOK_MAX_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise Rejection(413, f"body larger than {limit} bytes")
+    body = request.stream.read(limit + 1)
+    if len(body) > limit:
+        raise Rejection(413, f"body larger than {limit} bytes")
+    return body
+
+
+def _answer(status: int, message: str):
+    return {"status": status, "message": message}, status
+
+
+def _order_id_for_log(payload: dict) -> str | None:
+    value = payload.get("id")
+    return str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
