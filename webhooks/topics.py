@@ -1,26 +1,10 @@
-"""Handlers for each webhook topic, registered in one registry."""
+"""The topic registry, filled by one handler module per area (orders, app lifecycle, privacy)."""
 
 from __future__ import annotations
 
-from .delivery import Delivery
-from .payload import order_id_of
-from .registry import Ignored, JobRequest, TopicRegistry
+from .registry import TopicRegistry
 
 registry = TopicRegistry()
 
-MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
-
-
-@registry.route("orders/cancelled")
-def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
-    """A store order was cancelled: mirror the cancellation to its print orders."""
-    order_id = order_id_of(delivery.payload)
-    return JobRequest(
-        func=MIRROR_CANCELLATION,
-        kwargs={
-            "shop": delivery.shop,
-            "order_id": order_id,
-            "topic": delivery.topic,
-            "webhook_id": delivery.webhook_id,
-        },
-    )
+# Each module registers its topics on import; import them all here so the registry is complete.
+from . import order_topics  # noqa: E402,F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -12,7 +13,19 @@ _POLL_INTERVAL = 0.02
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Request handler that drops per-request access logs but keeps error logs."""
+    """Request handler that drops access logs and registers its connection with the server."""
+
+    def setup(self):
+        """Track the connection so stop() can cut keep-alive connections too."""
+        super().setup()
+        self.server.live_connections.add(self.connection)
+
+    def finish(self):
+        """Forget the connection once it is closed."""
+        try:
+            super().finish()
+        finally:
+            self.server.live_connections.discard(self.connection)
 
     def log_request(self, code="-", size="-"):
         """Skip the access log line: hundreds of test requests would drown the output."""
@@ -65,6 +78,7 @@ class LocalServer:
             except SystemExit as exc:
                 # Werkzeug calls sys.exit() when the port is taken; a test wants an exception.
                 raise OSError(f"cannot bind 127.0.0.1:{self._port}") from exc
+            server.live_connections = set()
             # Keep the port so a stop()/start() cycle keeps URLs already handed to the app valid.
             self._port = server.port
             thread = threading.Thread(
@@ -78,7 +92,7 @@ class LocalServer:
             return self
 
     def stop(self) -> None:
-        """Stop serving and close the socket; safe to call twice."""
+        """Stop serving, close the listening socket and cut open connections; safe to call twice."""
         with self._lock:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -86,6 +100,13 @@ class LocalServer:
             return
         server.shutdown()
         server.server_close()
+        # A pooled keep-alive connection would otherwise still be answered by its handler
+        # thread, so a stopped fake would look alive to a client that reuses connections.
+        for connection in list(server.live_connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if thread is not None:
             thread.join(timeout=5)
 

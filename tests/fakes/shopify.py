@@ -181,8 +181,10 @@ def _parse_gid(value: Any) -> tuple[str, int]:
     return match["type"], int(match["id"])
 
 
-def _split_tags(tags: Iterable[str]) -> list[str]:
-    """Shopify splits tag strings on commas and trims them; empty tags are dropped."""
+def _split_tags(tags: str | Iterable[str]) -> list[str]:
+    """Shopify splits tag strings on commas and trims them; empty and duplicate tags are dropped."""
+    if isinstance(tags, str):
+        tags = [tags]
     out: list[str] = []
     for tag in tags:
         for part in str(tag).split(","):
@@ -200,7 +202,7 @@ class _Shop:
         self.domain = domain
         self.name = domain.split(".")[0].replace("-", " ").title()
         self.tokens: dict[str, dict] = {}  # access token -> {expires_at, expiring, scope}
-        self.refresh_tokens: dict[str, float] = {}  # refresh token -> expires_at
+        self.refresh_tokens: dict[str, tuple[float, str]] = {}  # refresh token -> (expires_at, scope)
         self.orders: dict[int, dict] = {}
         self.subscriptions: dict[int, dict] = {}
         self.next_order_number = 1001
@@ -244,6 +246,11 @@ class FakeShopify(FakeService):
             # The stdlib parses the 18-digit ids as exact ints, never floats.
             self._sample = json.load(fh)
         self._schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+        self._compiled: dict[str, tuple] = {}  # query text -> (document, syntax error, validation errors)
+        # False: every answer reports a nearly full bucket, so an app that paces itself on
+        # throttleStatus never slows the tests down; True: a real leaky bucket (never throttles
+        # by itself either; use throttle_next for that).
+        self.drain_bucket = False
         self._bind_resolvers()
 
     # -- clock -----------------------------------------------------------------------------
@@ -395,7 +402,7 @@ class FakeShopify(FakeService):
             order = self._order(shop, order_id)
             for key, value in changes.items():
                 if key == "tags":
-                    value = _split_tags([value] if isinstance(value, str) else value)
+                    value = _split_tags(value)
                 elif key in ("cancelled_at", "closed_at"):
                     value = _to_ts(value)
                 elif key == "line_items":
@@ -550,7 +557,7 @@ class FakeShopify(FakeService):
         fields = (
             "first_name", "last_name", "name", "company", "address1", "address2", "city", "zip",
             "province", "province_code", "country", "country_code", "phone",
-        )  # fmt: skip
+        )
         rest = {key: address.get(key) for key in fields}
         rest.update({"latitude": None, "longitude": None})
         return rest
@@ -660,7 +667,7 @@ class FakeShopify(FakeService):
                 response = self.send_webhook(
                     target, shop, "orders/updated", payload, secret=secret,
                     webhook_id=record["webhook_id"], event_id=record["event_id"], api_version=version, timeout=5.0,
-                )  # fmt: skip
+                )
                 record["status"] = response.status_code
             except requests.RequestException as exc:
                 record["error"] = repr(exc)
@@ -700,7 +707,7 @@ class FakeShopify(FakeService):
             return [
                 c for c in self.calls
                 if c.path.endswith("/graphql.json") and (field_name is None or field_name in c.fields)
-            ]  # fmt: skip
+            ]
 
     def subscriptions(self, shop: str) -> list[dict]:
         """The shop's webhook subscriptions: id (gid), topic, uri, format, api_version."""
@@ -726,6 +733,7 @@ class FakeShopify(FakeService):
             self._throttles.clear()
             self.authorize_requests.clear()
             self.clock_offset = 0.0
+            self.drain_bucket = False
             self._echo_target = None
             self._echo_secret = None
             self._echo_generation += 1
@@ -813,10 +821,10 @@ class FakeShopify(FakeService):
             state = self._shops.get(shop)
             if grant_type == "refresh_token":
                 refresh = params.get("refresh_token", "")
-                expires_at = state.refresh_tokens.get(refresh) if state else None
-                if expires_at is None or expires_at <= self.now():
+                expires_at, scope = state.refresh_tokens.get(refresh, (0.0, "")) if state else (0.0, "")
+                if expires_at <= self.now():
                     return self._oauth_error("invalid_request", "The refresh token is invalid, expired or revoked")
-                return json_response(self._issue_expiring(state, self._scope_of(state)))
+                return json_response(self._issue_expiring(state, scope))
             if grant_type != "authorization_code":
                 return self._oauth_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}")
             grant = self._codes.pop(params.get("code", ""), None)  # a code works once
@@ -826,7 +834,8 @@ class FakeShopify(FakeService):
                 return json_response(self._issue_expiring(state, grant["scope"]))
             token = f"shpua_{secrets.token_hex(16)}"
             if grant["online"]:
-                state.tokens[token] = {"expires_at": self.now() + 86400, "expiring": True, "scope": grant["scope"]}
+                # Online (per-user) tokens live a day and are not offline tokens: no revocation by refresh.
+                state.tokens[token] = {"expires_at": self.now() + 86400, "expiring": False, "scope": grant["scope"]}
                 return json_response(
                     {
                         "access_token": token,
@@ -836,7 +845,7 @@ class FakeShopify(FakeService):
                         "associated_user": {"id": 902541635, "first_name": "John", "last_name": "Smith",
                                             "email": "john@example.com", "account_owner": True},
                     }
-                )  # fmt: skip
+                )
             state.tokens[token] = {"expires_at": None, "expiring": False, "scope": grant["scope"]}
             return json_response({"access_token": token, "scope": grant["scope"]})
 
@@ -850,7 +859,7 @@ class FakeShopify(FakeService):
         token = f"shpua_{secrets.token_hex(16)}"
         refresh = f"shprt_{secrets.token_hex(16)}"
         state.tokens[token] = {"expires_at": self.now() + ACCESS_TOKEN_TTL, "expiring": True, "scope": scope}
-        state.refresh_tokens[refresh] = self.now() + REFRESH_TOKEN_TTL
+        state.refresh_tokens[refresh] = (self.now() + REFRESH_TOKEN_TTL, scope)
         return {
             "access_token": token,
             "scope": scope,
@@ -858,12 +867,6 @@ class FakeShopify(FakeService):
             "refresh_token": refresh,
             "refresh_token_expires_in": REFRESH_TOKEN_TTL,
         }
-
-    @staticmethod
-    def _scope_of(state: _Shop) -> str:
-        """The scope granted to the shop's most recent token."""
-        scopes = [info["scope"] for info in state.tokens.values()]
-        return scopes[-1] if scopes else ""
 
     @staticmethod
     def _oauth_error(error: str, description: str) -> Response:
@@ -889,12 +892,7 @@ class FakeShopify(FakeService):
         operation_name = body.get("operationName")
         call.variables = variables
         call.operation_name = operation_name
-        try:
-            document = parse(body["query"])
-        except GraphQLSyntaxError as exc:
-            document, syntax_error = None, exc
-        else:
-            syntax_error = None
+        document, syntax_error, validation_errors = self._compile(body["query"])
         operation = get_operation_ast(document, operation_name) if document else None
         if operation is not None:
             call.fields = tuple(self._root_fields(operation.selection_set, document))
@@ -906,11 +904,11 @@ class FakeShopify(FakeService):
                 return self._throttled(state, requested, throttled_status)
             if syntax_error is not None:
                 error = {"message": syntax_error.message, "locations": self._locations(syntax_error),
-                         "extensions": {"code": "parseError"}}  # fmt: skip
+                         "extensions": {"code": "parseError"}}
                 return self._graphql_response(state, {"errors": [error]}, requested, 0)
-            errors = validate(self._schema, document)
-            if errors:
-                return self._graphql_response(state, {"errors": [self._validation_error(e) for e in errors]}, requested, 0)
+            if validation_errors:
+                errors = [self._validation_error(e) for e in validation_errors]
+                return self._graphql_response(state, {"errors": errors}, requested, 0)
             context = _Context(state, version)
             result = execute(
                 self._schema, document, context_value=context, variable_values=variables, operation_name=operation_name
@@ -923,12 +921,33 @@ class FakeShopify(FakeService):
             self._queue_echo(state, context.changed_orders, version)
             return self._graphql_response(state, payload, requested, requested if result.data is not None else 0)
 
+    def _compile(self, query: str):
+        """Parse and validate a document once per distinct query text (apps reuse constant documents)."""
+        with self._lock:
+            cached = self._compiled.get(query)
+        if cached is None:
+            # Parsing and validation touch no state, so they run outside the lock.
+            try:
+                document = parse(query)
+            except GraphQLSyntaxError as exc:
+                cached = (None, exc, [])
+            else:
+                cached = (document, None, validate(self._schema, document))
+            with self._lock:
+                if len(self._compiled) >= 512:
+                    self._compiled.clear()
+                self._compiled[query] = cached
+        return cached
+
     def _graphql_response(self, state: _Shop, payload: dict, requested: int, actual: int) -> Response:
-        """Attach extensions.cost (a leaky bucket that never throttles by itself) and answer 200."""
-        elapsed = time.monotonic() - state.bucket_time
-        state.bucket = min(BUCKET_MAX, state.bucket + elapsed * RESTORE_RATE)
-        state.bucket = max(0.0, state.bucket - actual)
-        state.bucket_time = time.monotonic()
+        """Attach extensions.cost (throttleStatus per drain_bucket) and answer 200."""
+        if self.drain_bucket:
+            elapsed = time.monotonic() - state.bucket_time
+            state.bucket = min(BUCKET_MAX, state.bucket + elapsed * RESTORE_RATE)
+            state.bucket = max(0.0, state.bucket - actual)
+            state.bucket_time = time.monotonic()
+        else:
+            state.bucket = BUCKET_MAX - actual
         payload["extensions"] = {
             "cost": {
                 "requestedQueryCost": requested,
@@ -1099,12 +1118,12 @@ class FakeShopify(FakeService):
         return self._order_view(order) if order else None
 
     def _resolve_orders(self, _, info, first=None, after=None, last=None, before=None, reverse=False,
-                        sortKey=None, query=None, savedSearchId=None):  # fmt: skip
+                        sortKey=None, query=None, savedSearchId=None):
         """QueryRoot.orders: filter with the search syntax subset, sort, and page with cursors."""
         orders = [o for o in info.context.shop.orders.values() if self._order_matches(o, query or "")]
         key_field = {
             "CREATED_AT": "created_at", "PROCESSED_AT": "processed_at", "UPDATED_AT": "updated_at",
-        }.get(sortKey or "ID")  # fmt: skip
+        }.get(sortKey or "ID")
 
         def key(order):
             if key_field:
@@ -1127,7 +1146,7 @@ class FakeShopify(FakeService):
                     continue
                 actual = order[field]
                 result = {">": actual > bound, ">=": actual >= bound, "<": actual < bound,
-                          "<=": actual <= bound}.get(op, int(actual) == int(bound))  # fmt: skip
+                          "<=": actual <= bound}.get(op, int(actual) == int(bound))
             elif field == "status":
                 result = {
                     "cancelled": order["cancelled_at"] is not None,
@@ -1143,7 +1162,7 @@ class FakeShopify(FakeService):
             elif field == "id" and value.isdigit():
                 bound = int(value)
                 result = {">": order["id"] > bound, ">=": order["id"] >= bound, "<": order["id"] < bound,
-                          "<=": order["id"] <= bound}.get(op, order["id"] == bound)  # fmt: skip
+                          "<=": order["id"] <= bound}.get(op, order["id"] == bound)
             elif field == "name":
                 result = order["name"].lstrip("#") == value.lstrip("#")
             else:
@@ -1175,7 +1194,7 @@ class FakeShopify(FakeService):
             order["custom_attributes"] = [dict(a) for a in input["customAttributes"]]
         if input.get("shippingAddress") is not None:
             order["shipping_address"] = self._address(self._rest_from_input(input["shippingAddress"]),
-                                                      order["shipping_address"] or {})  # fmt: skip
+                                                      order["shipping_address"] or {})
         self._touched(ctx, order, before)
         return {"order": self._order_view(order), "userErrors": []}
 
@@ -1186,7 +1205,7 @@ class FakeShopify(FakeService):
             "firstName": "first_name", "lastName": "last_name", "company": "company", "address1": "address1",
             "address2": "address2", "city": "city", "zip": "zip", "provinceCode": "province_code",
             "countryCode": "country_code", "phone": "phone", "country": "country", "province": "province",
-        }  # fmt: skip
+        }
         return {names[k]: v for k, v in address.items() if k in names}
 
     def _resolve_tags(self, info, id, tags, add: bool):
@@ -1219,7 +1238,7 @@ class FakeShopify(FakeService):
         return self._subscription_view(sub) if sub else None
 
     def _resolve_subscriptions(self, _, info, first=None, after=None, last=None, before=None, reverse=False,
-                               sortKey=None, callbackUrl=None, format=None, topics=None, uri=None, query=None):  # fmt: skip
+                               sortKey=None, callbackUrl=None, format=None, topics=None, uri=None, query=None):
         """QueryRoot.webhookSubscriptions, filtered by topics/uri/callbackUrl/format."""
         address = uri or callbackUrl
         subs = [
@@ -1227,7 +1246,7 @@ class FakeShopify(FakeService):
             if (not topics or s["topic"] in topics)
             and (address is None or s["uri"] == address)
             and (format is None or s["format"] == format)
-        ]  # fmt: skip
+        ]
         key = (lambda s: (s["id"], s["id"])) if sortKey == "ID" else (lambda s: (s["created_at"], s["id"]))
         return _paginate(subs, key, self._subscription_view, first, after, last, before, reverse)
 
@@ -1238,7 +1257,7 @@ class FakeShopify(FakeService):
         address, errors = self._subscription_address(ctx, data)
         if not errors and any(s["topic"] == topic and s["uri"] == address for s in ctx.shop.subscriptions.values()):
             errors = [{"field": ["webhookSubscription", "callbackUrl"],
-                       "message": "Address for this topic has already been taken"}]  # fmt: skip
+                       "message": "Address for this topic has already been taken"}]
         if errors:
             return {"webhookSubscription": None, "userErrors": errors}
         stamp = self._stamp()
@@ -1264,7 +1283,7 @@ class FakeShopify(FakeService):
         sub = ctx.shop.subscriptions.get(number) if kind == "WebhookSubscription" else None
         if sub is None:
             return {"webhookSubscription": None,
-                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}  # fmt: skip
+                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}
         data = webhookSubscription
         if data.get("uri") is not None or data.get("callbackUrl") is not None:
             address, errors = self._subscription_address(ctx, data)
@@ -1272,7 +1291,7 @@ class FakeShopify(FakeService):
                 return {"webhookSubscription": None, "userErrors": errors}
             sub["uri"] = address
         for key, name in (("format", "format"), ("filter", "filter"), ("includeFields", "include_fields"),
-                          ("metafieldNamespaces", "metafield_namespaces")):  # fmt: skip
+                          ("metafieldNamespaces", "metafield_namespaces")):
             if data.get(key) is not None:
                 sub[name] = data[key]
         sub["updated_at"] = self._stamp()
@@ -1284,7 +1303,7 @@ class FakeShopify(FakeService):
         kind, number = _parse_gid(id)
         if kind != "WebhookSubscription" or ctx.shop.subscriptions.pop(number, None) is None:
             return {"deletedWebhookSubscriptionId": None,
-                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}  # fmt: skip
+                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}
         return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
     @staticmethod
@@ -1293,7 +1312,7 @@ class FakeShopify(FakeService):
         uri, callback = data.get("uri"), data.get("callbackUrl")
         if uri is not None and not _version_at_least(ctx.version, URI_MIN_API_VERSION):
             return None, [{"field": ["webhookSubscription", "uri"],
-                           "message": f"uri is not supported in API version {ctx.version}; use callbackUrl"}]  # fmt: skip
+                           "message": f"uri is not supported in API version {ctx.version}; use callbackUrl"}]
         address = uri or callback
         field = ["webhookSubscription", "uri" if uri else "callbackUrl"]
         if not address:
@@ -1356,7 +1375,7 @@ class FakeShopify(FakeService):
                 "countryCodeV2": address.get("country_code"),
                 "phone": address.get("phone"),
             },
-        }  # fmt: skip
+        }
 
     @staticmethod
     def _line_item_view(item: dict) -> dict:
