@@ -39,8 +39,10 @@ def configure_logging(level: str = "INFO") -> None:
 class _Formatter(logging.Formatter):
     """Event lines as they are (JSON); other lines prefixed with level and logger."""
 
+    def __init__(self):
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+
     def format(self, record: logging.LogRecord) -> str:
         if record.name == EVENT_LOGGER:
             return record.getMessage()
-        self._style._fmt = "%(levelname)s %(name)s: %(message)s"
         return super().format(record)

@@ -643,7 +643,9 @@ class FakeShopify(FakeService):
         self._ensure_echo_thread()
         for order_id in dict.fromkeys(order_ids):
             payload = self.order_payload(shop.domain, order_id)
-            self._echo_queue.put((self._echo_generation, self._echo_target, self._echo_secret, shop.domain, payload, version))
+            triggered_at = datetime.fromtimestamp(self.now(), timezone.utc)  # the event time, not the send time
+            job = (self._echo_generation, self._echo_target, self._echo_secret, shop.domain, payload, version, triggered_at)
+            self._echo_queue.put(job)
 
     def _deliver_loop(self) -> None:
         """Background sender: one delivery at a time, in event order, like a single Shopify queue."""
@@ -651,7 +653,7 @@ class FakeShopify(FakeService):
             job = self._echo_queue.get()
             if job is None:
                 return
-            generation, target, secret, shop, payload, version = job
+            generation, target, secret, shop, payload, version, triggered_at = job
             if generation != self._echo_generation:
                 continue  # queued before reset(): drop it
             record = {
@@ -666,10 +668,11 @@ class FakeShopify(FakeService):
             try:
                 response = self.send_webhook(
                     target, shop, "orders/updated", payload, secret=secret,
-                    webhook_id=record["webhook_id"], event_id=record["event_id"], api_version=version, timeout=5.0,
+                    webhook_id=record["webhook_id"], event_id=record["event_id"], api_version=version,
+                    triggered_at=triggered_at, timeout=5.0,
                 )
                 record["status"] = response.status_code
-            except requests.RequestException as exc:
+            except Exception as exc:  # keep the sender alive: a failed delivery is data for the test
                 record["error"] = repr(exc)
             with self._deliveries_changed:
                 if generation == self._echo_generation:
