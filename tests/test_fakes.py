@@ -456,3 +456,35 @@ def test_oauth_install_expiring_tokens_and_refresh(shopify, monkeypatch):
     )
     assert revoked.status_code == 400
     assert shopify.authorize_requests[0]["state"] == state
+
+
+# -- thread safety --------------------------------------------------------------------------
+
+
+def test_concurrent_requests_are_safe(gelato, shopify):
+    """Parallel cancels of one order succeed once; parallel tagsAdd calls lose no tag."""
+    order_id = gelato.add_order("6001")
+    token = shopify.add_shop(SHOP)
+    store_order = shopify.add_order(SHOP, tags=["vip"])
+    statuses: list[int] = []
+    tags_add = "mutation($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { userErrors { message } } }"
+
+    def cancel():
+        """Cancel the print order once."""
+        response = requests.post(f"{gelato.url}/v4/orders/{order_id}:cancel", headers={"X-API-KEY": GELATO_KEY}, timeout=5)
+        statuses.append(response.status_code)
+
+    def tag(n):
+        """Add five tags of this worker, one request each."""
+        for i in range(5):
+            gql(shopify, token, tags_add, {"id": order_gid(store_order), "tags": [f"w{n}-{i}", "shared"]})
+
+    threads = [threading.Thread(target=cancel) for _ in range(8)]
+    threads += [threading.Thread(target=tag, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [200] + [409] * 7
+    tags = shopify.order(SHOP, store_order)["tags"]
+    assert len(tags) == len(set(tags)) == 1 + 1 + 8 * 5

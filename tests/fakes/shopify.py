@@ -69,8 +69,10 @@ THROTTLED_ERROR = {
     "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
 }
 DEFAULT_LINE_ITEMS = (
-    {"name": "Classic Poster - 50x70 cm", "title": "Classic Poster", "variant_title": "50x70 cm", "sku": "POSTER-50X70"},
-    {"name": "Organic T-shirt - M / White", "title": "Organic T-shirt", "variant_title": "M / White", "sku": "TSHIRT-M-WHT"},
+    {"name": "Classic Poster - 50x70 cm", "title": "Classic Poster", "variant_title": "50x70 cm",
+     "sku": "POSTER-50X70"},
+    {"name": "Organic T-shirt - M / White", "title": "Organic T-shirt", "variant_title": "M / White",
+     "sku": "TSHIRT-M-WHT"},
 )
 DEFAULT_SHIPPING_ADDRESS = {
     "first_name": "Steve",
@@ -530,6 +532,7 @@ class FakeShopify(FakeService):
         """A webhook line item: the sample's fields with this item's ids and quantities."""
         rest = copy.deepcopy(self._sample["line_items"][0])
         unfulfilled = max(0, item["current_quantity"] - item["fulfilled_quantity"])
+        status = None if item["fulfilled_quantity"] == 0 else ("fulfilled" if unfulfilled == 0 else "partial")
         rest.update(
             {
                 "id": item["id"],
@@ -542,7 +545,7 @@ class FakeShopify(FakeService):
                 "quantity": item["quantity"],
                 "current_quantity": item["current_quantity"],
                 "fulfillable_quantity": unfulfilled,
-                "fulfillment_status": None if item["fulfilled_quantity"] == 0 else ("fulfilled" if unfulfilled == 0 else "partial"),
+                "fulfillment_status": status,
                 "requires_shipping": item["requires_shipping"],
                 "properties": copy.deepcopy(item["properties"]),
             }
@@ -611,7 +614,7 @@ class FakeShopify(FakeService):
         return requests.post(target_url, data=body, headers=all_headers, timeout=timeout)
 
     def echo_order_updates(self, target_url: str | None, secret: str | None = None) -> None:
-        """Deliver orders/updated to target_url after each orderUpdate/tagsAdd/tagsRemove that changes an order (None: off)."""
+        """Send orders/updated to target_url whenever orderUpdate/tagsAdd/tagsRemove changes an order (None: off)."""
         with self._lock:
             self._echo_target = target_url
             self._echo_secret = secret
@@ -644,8 +647,8 @@ class FakeShopify(FakeService):
         for order_id in dict.fromkeys(order_ids):
             payload = self.order_payload(shop.domain, order_id)
             triggered_at = datetime.fromtimestamp(self.now(), timezone.utc)  # the event time, not the send time
-            job = (self._echo_generation, self._echo_target, self._echo_secret, shop.domain, payload, version, triggered_at)
-            self._echo_queue.put(job)
+            target, secret = self._echo_target, self._echo_secret
+            self._echo_queue.put((self._echo_generation, target, secret, shop.domain, payload, version, triggered_at))
 
     def _deliver_loop(self) -> None:
         """Background sender: one delivery at a time, in event order, like a single Shopify queue."""
@@ -1008,10 +1011,11 @@ class FakeShopify(FakeService):
                 (r"Variable '\$\w+' is not defined", "variableNotDefined"),
                 (r"Unknown type", "undefinedType"),
                 (r"must have a selection of subfields|must not have a selection", "selectionMismatch"),
-                (r"does not exist in '\w+' enum|cannot represent|Expected value of type", "argumentLiteralsIncompatible"),
+                (r"does not exist in '\w+' enum|cannot represent|Expected value", "argumentLiteralsIncompatible"),
                 (r"Fragment .* is never used", "useAndDefineFragment"),
             )
-            extensions = {"code": next((code for pattern, code in codes if re.search(pattern, message)), "validationError")}
+            code = next((code for pattern, code in codes if re.search(pattern, message)), "validationError")
+            extensions = {"code": code}
         return {"message": message, "locations": self._locations(error), "extensions": extensions}
 
     def _execution_error(self, error: GraphQLError, request_failed: bool) -> dict:
@@ -1027,6 +1031,7 @@ class FakeShopify(FakeService):
         names: list[str] = []
 
         def walk(selections):
+            """Collect field names, descending into inline fragments and fragment spreads."""
             for sel in selections:
                 if isinstance(sel, FieldNode):
                     names.append(sel.name.value)
@@ -1129,6 +1134,7 @@ class FakeShopify(FakeService):
         }.get(sortKey or "ID")
 
         def key(order):
+            """Sort key: (value of the sort field, id) so ties keep a stable order."""
             if key_field:
                 return (int(order[key_field]), order["id"])
             if sortKey == "ORDER_NUMBER":
@@ -1177,7 +1183,7 @@ class FakeShopify(FakeService):
     def _resolve_line_items(self, order_view, info, first=None, after=None, last=None, before=None, reverse=False):
         """Order.lineItems: cursor pagination over the order's line items."""
         items = order_view["_order"]["line_items"]
-        return _paginate(items, lambda li: (li["id"], li["id"]), self._line_item_view, first, after, last, before, reverse)
+        return _paginate(items, _id_key, self._line_item_view, first, after, last, before, reverse)
 
     def _resolve_order_update(self, _, info, input):
         """Mutation.orderUpdate: note and tags replace the old values; shippingAddress merges."""
@@ -1250,7 +1256,7 @@ class FakeShopify(FakeService):
             and (address is None or s["uri"] == address)
             and (format is None or s["format"] == format)
         ]
-        key = (lambda s: (s["id"], s["id"])) if sortKey == "ID" else (lambda s: (s["created_at"], s["id"]))
+        key = _id_key if sortKey == "ID" else _created_key
         return _paginate(subs, key, self._subscription_view, first, after, last, before, reverse)
 
     def _resolve_subscription_create(self, _, info, topic, webhookSubscription):
@@ -1427,6 +1433,16 @@ class FakeShopify(FakeService):
             "createdAt": _utc_iso(sub["created_at"]),
             "updatedAt": _utc_iso(sub["updated_at"]),
         }
+
+
+def _id_key(item: dict) -> tuple:
+    """Pagination sort key by id (ids grow with creation, like Shopify's)."""
+    return (item["id"], item["id"])
+
+
+def _created_key(item: dict) -> tuple:
+    """Pagination sort key by creation time, ties broken by id."""
+    return (item["created_at"], item["id"])
 
 
 def _encode_cursor(key: tuple) -> str:
