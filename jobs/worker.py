@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import logging
+import threading
 
+import redis
 from flask import Flask
 from rq import SimpleWorker
+from rq.worker import WorkerStatus
 
+from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 from plugin.queueing import make_queue
 
 # Imported here, before any job runs, so no job pays for importing them.
 from . import cancellation, failure  # noqa: F401
 
 log = logging.getLogger(__name__)
+
+# While a job runs, a thread renews its entry in RQ's started registry every third of
+# JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its job is found abandoned
+# within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL and retried (instead of the job
+# timeout + 60 s that an in-process job would otherwise hold the entry for).
+# The idle worker wakes from its blocking dequeue this often to heartbeat and run maintenance.
+WORKER_TTL = 30
 
 
 class MirrorWorker(SimpleWorker):
@@ -25,11 +36,46 @@ class MirrorWorker(SimpleWorker):
     abandoned job (jobs are idempotent).
     """
 
+    heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
+
+    def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
+        """Short: the heartbeat thread keeps a live job's entry fresh."""
+        return self.heartbeat_ttl
+
+    def execute_job(self, job, queue):
+        """Run the job in-process while a thread keeps its started-registry entry alive."""
+        execution = self.prepare_execution(job)
+        done = threading.Event()
+        beat = threading.Thread(target=self._beat, args=(job, execution, done), name="job-heartbeat", daemon=True)
+        beat.start()
+        try:
+            self.perform_job(job, queue, execution)
+        finally:
+            done.set()
+            beat.join()
+        self.set_state(WorkerStatus.IDLE)
+
+    def _beat(self, job, execution, done: threading.Event) -> None:
+        while not done.wait(max(self.heartbeat_ttl / 3, 0.5)):
+            try:
+                self.maintain_heartbeats(job, execution)
+            except redis.RedisError as exc:
+                # The job itself will hit the same outage and fail or retry; keep beating.
+                log.warning("heartbeat for job %s failed: %s", job.id, type(exc).__name__)
+
 
 def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
     """A worker on the app's queue and Redis."""
     connection = app.extensions["services"].redis
-    return MirrorWorker([make_queue(connection)], connection=connection, name=name)
+    worker = MirrorWorker(
+        [make_queue(connection)],
+        connection=connection,
+        name=name,
+        worker_ttl=WORKER_TTL,
+        maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"],
+    )
+    worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
+    return worker
 
 
 def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True, name: str | None = None) -> bool:

@@ -20,9 +20,12 @@ DEFAULT_RETRY_INTERVALS = "2,5,15,45,120,300"
 # Connect fast-fail (a provider that does not answer in 3 s is down), read longer.
 DEFAULT_HTTP_CONNECT_TIMEOUT = 3.05
 DEFAULT_HTTP_READ_TIMEOUT = 15.0
-# A job holds the per-order lock at most this long; a crashed worker frees it by expiry.
-DEFAULT_ORDER_LOCK_SECONDS = 120
+# Lease of the per-order lock, renewed while the job runs: a killed worker frees it this fast.
+DEFAULT_ORDER_LOCK_SECONDS = 15
 DEFAULT_JOB_TIMEOUT = 90
+# A worker killed mid-job is noticed within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL seconds.
+DEFAULT_JOB_HEARTBEAT_TTL = 20
+DEFAULT_WORKER_MAINTENANCE_INTERVAL = 15
 
 # (config key, environment name, default, parser)
 _SETTINGS = (
@@ -47,6 +50,8 @@ _SETTINGS = (
     ("HTTP_READ_TIMEOUT", "HTTP_READ_TIMEOUT", DEFAULT_HTTP_READ_TIMEOUT, float),
     ("ORDER_LOCK_SECONDS", "ORDER_LOCK_SECONDS", DEFAULT_ORDER_LOCK_SECONDS, int),
     ("JOB_TIMEOUT", "JOB_TIMEOUT", DEFAULT_JOB_TIMEOUT, int),
+    ("JOB_HEARTBEAT_TTL", "JOB_HEARTBEAT_TTL", DEFAULT_JOB_HEARTBEAT_TTL, int),
+    ("WORKER_MAINTENANCE_INTERVAL", "WORKER_MAINTENANCE_INTERVAL", DEFAULT_WORKER_MAINTENANCE_INTERVAL, int),
 )
 
 

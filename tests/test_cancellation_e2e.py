@@ -230,7 +230,7 @@ def test_lock_held_elsewhere_makes_job_wait(app, installed_shop, shopify, gelato
     print_id = gelato.add_order(str(order_id), status="passed")
     redis_client = app.extensions["redis"]
     with app.app_context():
-        with order_lock(redis_client, SHOP, str(order_id), hold_seconds=5):
+        with order_lock(redis_client, SHOP, str(order_id), lease_seconds=5):
             worker = threading.Thread(target=lambda: _run_in_context(app, SHOP, str(order_id)))
             worker.start()
             worker.join(timeout=0.2)
