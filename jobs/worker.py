@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import redis
 from flask import Flask
@@ -14,7 +15,7 @@ from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 from plugin.queueing import make_queue
 
 # Imported here, before any job runs, so no job pays for importing them.
-from . import cancellation, failure  # noqa: F401
+from . import cancellation, failure, privacy, uninstall, updates  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ log = logging.getLogger(__name__)
 # timeout + 60 s that an in-process job would otherwise hold the entry for).
 # The idle worker wakes from its blocking dequeue this often to heartbeat and run maintenance.
 WORKER_TTL = 30
+# Pauses before a worker that lost Redis mid-bookkeeping starts again.
+RECONNECT_FIRST_PAUSE = 1.0
+RECONNECT_MAX_PAUSE = 30.0
 
 
 class MirrorWorker(SimpleWorker):
@@ -37,6 +41,12 @@ class MirrorWorker(SimpleWorker):
     """
 
     heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
+    stop_requested = False
+
+    def request_stop(self, signum, frame):
+        """Remember that the platform asked us to stop (SIGTERM/SIGINT), then stop as RQ does."""
+        self.stop_requested = True
+        super().request_stop(signum, frame)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         """Short: the heartbeat thread keeps a live job's entry fresh."""
@@ -79,7 +89,21 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
 
 
 def run_worker(app: Flask, *, burst: bool = False, with_scheduler: bool = True, name: str | None = None) -> bool:
-    """Work the queue inside an app context until stopped (or until empty when burst)."""
+    """Work the queue inside an app context until stopped (or until empty when burst).
+
+    RQ survives Redis outages while it waits for jobs, but quits when one hits while it records
+    a job's end: then start a fresh worker after a pause instead of exiting. The interrupted job
+    stays in the started registry and is re-run as abandoned (jobs are idempotent).
+    """
+    pause = RECONNECT_FIRST_PAUSE
     with app.app_context():
-        worker = build_worker(app, name=name)
-        return worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+        while True:
+            worker = build_worker(app, name=name)
+            worked = worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="INFO")
+            if burst or worker.stop_requested:
+                return worked
+            # RQ logs the cause ("found an unhandled exception, quitting...") and returns.
+            log.error("worker quit without being asked to (Redis lost?); starting a new one in %.0f s", pause)
+            time.sleep(pause)
+            pause = min(pause * 2, RECONNECT_MAX_PAUSE)
+            name = None  # the old name may stay registered until its key expires
