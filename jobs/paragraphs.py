@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from plugin.providers import Address
+
+from .print_changes import PrintChange
+
 HEADER = "Print order mirror"
 
 # What a too-late print order will do next, by the status the provider reported.
@@ -56,3 +60,111 @@ def _stamp(when: datetime) -> str:
 
 def _count(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
+
+
+# -- order changes (orders/updated) -------------------------------------------------------------
+
+def place(address: Address) -> str:
+    """Where an address is, in short: "city, country code"."""
+    return ", ".join(part for part in (address.city, address.country_code) if part) or "an unknown place"
+
+
+def full_address(address: Address) -> str:
+    """An address on one line, as a person would write it on a parcel."""
+    town = " ".join(part for part in (address.city, address.province_code, address.zip) if part)
+    parts = [address.name, address.company, address.address1, address.address2, town, address.country_code]
+    text = ", ".join(part for part in parts if part)
+    return f"{text}, phone {address.phone}" if address.phone else text
+
+
+def change_lines(change: PrintChange, *, too_late: bool) -> list[str]:
+    """What changed, in plain words; too_late says what will happen instead, else what to change."""
+    placed = change.print_order.address
+    lines = []
+    if change.address_fields and change.new_address is not None:
+        if too_late:
+            lines.append(f"shipping address changed to {place(change.new_address)}; the print order will ship to"
+                         f" the address it was placed with: {place(placed)}")
+        else:
+            lines.append(f"ship to {full_address(change.new_address)} (it was placed with {place(placed)})")
+    for item in change.items:
+        label = _item_label(item.name, item.reference_id)
+        if too_late:
+            lines.append(f"item {label} quantity {item.old} → {item.new}; the print order will be produced as placed")
+        elif item.new == 0:
+            lines.append(f"remove item {label} (quantity {item.old} → 0)")
+        else:
+            lines.append(f"item {label} quantity {item.old} → {item.new}")
+    return lines
+
+
+def change_too_late(provider: str, entries: list[tuple[str, str, list[str]]], ref: str, when: datetime) -> str:
+    """The paragraph for store-order changes that came after production started.
+
+    entries: (print order id, status, change lines) per print order.
+    """
+    name = provider.title()
+    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, but it was too late to change"
+             f" {_count(len(entries), 'its print order', 'some of its print orders')} at {name}."]
+    for print_order_id, status, changes in entries:
+        for change in changes:
+            lines.append(f"- {name} print order {print_order_id} ({status}): {change}.")
+    lines.append(f"What happens now: {name} will produce and ship the print order as placed and charge for it."
+                 f" Contact the customer if the parcel will go to an old address or hold the wrong items, or ask"
+                 f" {name} support whether anything can still be changed. [{ref}]")
+    return "\n".join(lines)
+
+
+def change_needs_action(provider: str, entries: list[tuple[str, str, list[str]]], ref: str, when: datetime) -> str:
+    """The paragraph for changes the app cannot apply: the merchant must edit the print order in time.
+
+    entries: (print order id, status, change lines) per print order.
+    """
+    name = provider.title()
+    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. {name} cannot change a placed print"
+             f" order through its API: update it in the {name} dashboard before production starts."]
+    for print_order_id, status, changes in entries:
+        lines.append(f"- {name} print order {print_order_id} is still '{status}'; change: {'; '.join(changes)}.")
+    lines.append(f"What happens now: if production starts first, {name} produces and ships the print order as"
+                 f" placed and charges for it. [{ref}]")
+    return "\n".join(lines)
+
+
+def print_order_replaced(provider: str, entries: list[tuple[str, str, str]], ref: str, when: datetime) -> str:
+    """The paragraph naming replacement print orders (cancel and replace).
+
+    entries: (old print order id, new print order id, what the new one holds) per replacement.
+    """
+    name = provider.title()
+    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, so the app cancelled"
+             f" {_count(len(entries), 'its print order', 'print orders')} at {name} and placed"
+             f" {_count(len(entries), 'a new one', 'new ones')} (cancel and replace is on for this store)."]
+    for old_id, new_id, summary in entries:
+        lines.append(f"- {name} print order {old_id} was cancelled and replaced by print order {new_id}: {summary}.")
+    lines.append(f"What happens now: {name} produces the new print order and charges for it. [{ref}]")
+    return "\n".join(lines)
+
+
+def replacement_refused(provider: str, entries: list[tuple[str, str, str]], ref: str, when: datetime) -> str:
+    """The paragraph for a replacement the provider refused after the old print order was cancelled.
+
+    entries: (old print order id, the provider's reason, what the new one should hold).
+    """
+    name = provider.title()
+    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. The app cancelled its print order"
+             f" at {name} to replace it, but {name} refused the new order."]
+    for old_id, reason, summary in entries:
+        lines.append(f"- {name} print order {old_id} is cancelled; {name} said: {reason}. Place it again in the"
+                     f" {name} dashboard: {summary}.")
+    lines.append(f"What happens now: nothing is printed for this order until it is placed again. [{ref}]")
+    return "\n".join(lines)
+
+
+def order_summary(address: Address, items: list[tuple[str, str, int]]) -> str:
+    """"ships to <address>; items: "<name>" × 2, ..." for a print order; items as (name, reference id, quantity)."""
+    listed = ", ".join(f"{_item_label(name, reference_id)} × {quantity}" for name, reference_id, quantity in items)
+    return f"ships to {full_address(address)}; items: {listed}"
+
+
+def _item_label(name: str, reference_id: str) -> str:
+    return f'"{name}"' if name else f"line item {reference_id}"

@@ -1,13 +1,16 @@
-"""Handlers for order topics: orders/cancelled."""
+"""Handlers for order topics: orders/cancelled, and orders/updated (print-relevant changes only)."""
 
 from __future__ import annotations
 
 from .delivery import Delivery
+from .order_guards import FingerprintGuard, StaleUpdateGuard
 from .payload import order_id_of
+from .print_fingerprint import print_state_of
 from .registry import Ignored, JobRequest
 from .topics import registry
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
+MIRROR_UPDATE = "jobs.updates.mirror_update"
 
 
 @registry.route("orders/cancelled")
@@ -22,4 +25,32 @@ def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
             "topic": delivery.topic,
             "webhook_id": delivery.webhook_id,
         },
+    )
+
+
+@registry.route("orders/updated")
+def order_updated(delivery: Delivery) -> JobRequest | Ignored:
+    """A store order changed: queue a job only for a newer update whose print-relevant fields changed.
+
+    Both checks run inside the enqueue transaction, so a note or tag edit (the app's own writes
+    included) costs one Redis round trip and never a job.
+    """
+    state = print_state_of(delivery.payload)
+    return JobRequest(
+        func=MIRROR_UPDATE,
+        kwargs={
+            "shop": delivery.shop,
+            "order_id": state.order_id,
+            "topic": delivery.topic,
+            "webhook_id": delivery.webhook_id,
+            "updated_at": state.updated_at.isoformat(),
+            "cancelled": state.cancelled,
+            "address": None if state.address is None else dict(state.address),
+            "line_items": [{"id": i.id, "quantity": i.quantity, "name": i.name} for i in state.line_items],
+        },
+        # Staleness first: an old delivery is reported as stale even when its fingerprint differs.
+        guards=(
+            StaleUpdateGuard(delivery.shop, state.order_id, state.updated_at),
+            FingerprintGuard(delivery.shop, state.order_id, state.fingerprint()),
+        ),
     )

@@ -26,6 +26,24 @@ CANCELED = "canceled"
 
 
 @dataclass(frozen=True)
+class Address:
+    """A shipping address in the app's own (Shopify's) field names; empty strings for absent parts."""
+
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    company: str = ""
+    address1: str = ""
+    address2: str = ""
+    city: str = ""
+    zip: str = ""
+    province_code: str = ""
+    country_code: str = ""
+    phone: str = ""
+    email: str = ""
+
+
+@dataclass(frozen=True)
 class PrintItem:
     """One item of a print order."""
 
@@ -48,6 +66,15 @@ class PrintOrder:
     items: tuple[PrintItem, ...] = ()
     shipping_address: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    address: Address = field(default_factory=Address)
+    customer_reference_id: str | None = None
+    currency: str | None = None
+    shipment_method: str | None = None
+
+    @property
+    def is_draft(self) -> bool:
+        """A draft: not placed yet, the only kind the provider lets us edit."""
+        return self.order_type == "draft"
 
     @property
     def is_canceled(self) -> bool:
@@ -68,6 +95,26 @@ class CancelResult(enum.Enum):
     NOT_FOUND = "not_found"
 
 
+class PatchResult(enum.Enum):
+    """What an edit of a draft print order achieved."""
+
+    PATCHED = "patched"
+    REFUSED = "refused"  # no longer a draft (Gelato: 409)
+    NOT_FOUND = "not_found"
+
+
+@dataclass(frozen=True)
+class NewPrintOrder:
+    """What it takes to place a print order: items carry reference id, product, files and quantity."""
+
+    reference_id: str
+    customer_reference_id: str
+    currency: str
+    address: Address
+    items: tuple[PrintItem, ...]
+    shipment_method: str | None = None
+
+
 class PrintProvider(Protocol):
     """What the jobs need from a print provider."""
 
@@ -81,3 +128,9 @@ class PrintProvider(Protocol):
 
     def cancel_order(self, order_id: str) -> CancelResult:
         """Ask the provider to cancel the print order."""
+
+    def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
+        """Change item quantities (by provider item id) and the address of a draft print order."""
+
+    def create_order(self, order: NewPrintOrder) -> PrintOrder:
+        """Place a new print order (this costs the merchant money)."""

@@ -1,4 +1,4 @@
-"""Gelato Order API v4 client: search, read and cancel print orders."""
+"""Gelato Order API v4 client: search, read, cancel, edit (drafts) and place print orders."""
 
 from __future__ import annotations
 
@@ -8,11 +8,25 @@ import requests
 
 from ..errors import ProviderError
 from ..http import error_summary, send
-from . import CancelResult, PrintItem, PrintOrder
+from . import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, PrintOrder
 
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 # A store order split into more print orders than this is not a real store; stop paginating.
 MAX_PAGES = 50
+# Gelato shippingAddress field ↔ Address field (the app's, Shopify's names).
+_ADDRESS_FIELDS = (
+    ("firstName", "first_name"),
+    ("lastName", "last_name"),
+    ("companyName", "company"),
+    ("addressLine1", "address1"),
+    ("addressLine2", "address2"),
+    ("city", "city"),
+    ("postCode", "zip"),
+    ("state", "province_code"),
+    ("country", "country_code"),
+    ("phone", "phone"),
+    ("email", "email"),
+)
 
 
 class GelatoClient:
@@ -65,6 +79,51 @@ class GelatoClient:
             return CancelResult.NOT_FOUND
         raise ProviderError(f"Gelato cancel: HTTP {response.status_code} {error_summary(response)}")
 
+    def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
+        """PATCH /v4/orders/{id} (drafts only): 200 patched, 409 refused (not a draft), 404 not found."""
+        body: dict = {}
+        if quantities:
+            body["items"] = [{"id": item_id, "quantity": quantity} for item_id, quantity in quantities.items()]
+        if address is not None:
+            # Cleared parts (e.g. no second line any more) are sent empty so the draft loses them too.
+            body["shippingAddress"] = _gelato_address(address, keep_empty=True)
+        if not body:
+            return PatchResult.PATCHED
+        response = self._request("PATCH", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato patch draft", json=body)
+        if response.status_code == 200:
+            return PatchResult.PATCHED
+        if response.status_code == 409:
+            return PatchResult.REFUSED
+        if response.status_code == 404:
+            return PatchResult.NOT_FOUND
+        raise ProviderError(f"Gelato patch draft: HTTP {response.status_code} {error_summary(response)}")
+
+    def create_order(self, order: NewPrintOrder) -> PrintOrder:
+        """POST /v4/orders: place a print order; any 4xx is permanent (Gelato refused the order)."""
+        body = {
+            "orderType": "order",
+            "orderReferenceId": order.reference_id,
+            "customerReferenceId": order.customer_reference_id,
+            "currency": order.currency,
+            # Empty parts sent empty: a missing second line must not be filled in from anywhere.
+            "shippingAddress": _gelato_address(order.address, keep_empty=True),
+            "items": [
+                {
+                    "itemReferenceId": item.reference_id,
+                    "productUid": item.product_uid,
+                    "files": [dict(f) for f in item.files],
+                    "quantity": item.quantity,
+                }
+                for item in order.items
+            ],
+        }
+        if order.shipment_method:
+            body["shipmentMethodUid"] = order.shipment_method
+        response = self._request("POST", "/v4/orders", what="Gelato create order", json=body)
+        if response.status_code not in (200, 201):
+            raise ProviderError(f"Gelato create order: HTTP {response.status_code} {error_summary(response)}")
+        return _parse_order(_json_object(response, "Gelato create order"))
+
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
         return send(
             self._session, method, self._base_url + path, what=what, timeout=self._timeout, headers=self._headers, **kwargs
@@ -107,4 +166,30 @@ def _parse_order(raw: dict) -> PrintOrder:
         items=items,
         shipping_address=address if isinstance(address, dict) else {},
         raw=raw,
+        address=_parse_address(address if isinstance(address, dict) else {}),
+        customer_reference_id=_optional_text(raw.get("customerReferenceId")),
+        currency=_optional_text(raw.get("currency")),
+        shipment_method=_optional_text(raw.get("shipmentMethodUid")),
     )
+
+
+def _parse_address(raw: dict) -> Address:
+    """An Address from Gelato's shippingAddress; non-text values count as absent."""
+    fields = {ours: _optional_text(raw.get(theirs)) or "" for theirs, ours in _ADDRESS_FIELDS}
+    fields["name"] = " ".join(part for part in (fields["first_name"], fields["last_name"]) if part)
+    return Address(**fields)
+
+
+def _gelato_address(address: Address, keep_empty: bool = False) -> dict:
+    """Gelato's shippingAddress for an Address; empty parts left out (sent empty with keep_empty, but email)."""
+    return {
+        theirs: getattr(address, ours)
+        for theirs, ours in _ADDRESS_FIELDS
+        if getattr(address, ours) or (keep_empty and ours != "email")
+    }
+
+
+def _optional_text(value: object) -> str | None:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    return None

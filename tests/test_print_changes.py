@@ -1,0 +1,114 @@
+"""Comparing the store order with a print order, and the words used for what changed."""
+
+from datetime import datetime, timezone
+
+import pytest
+
+from jobs import paragraphs
+from jobs.print_changes import compare, matches, replacement_for, replacement_problem, store_state_from_args
+from plugin.errors import InvalidPayload
+from plugin.providers import Address, PrintItem, PrintOrder
+
+SHOPIFY_ADDRESS = {"name": "Steve Shipper", "first_name": "Steve", "last_name": "Shipper", "company": "Shipping Company",
+                   "address1": "123 Shipping Street", "address2": "", "city": "Shippington", "zip": "40003",
+                   "province_code": "KY", "country_code": "US", "phone": "555-555-SHIP"}
+PLACED = Address(name="Steve Shipper", first_name="Steve", last_name="Shipper", company="Shipping Company",
+                 address1="123 Shipping Street", city="Shippington", zip="40003", province_code="KY",
+                 country_code="US", phone="555 555 ship", email="jon@example.com")
+
+
+def store(address=SHOPIFY_ADDRESS, items=(("11", 2), ("12", 1))):
+    line_items = [{"id": i, "quantity": q, "name": f"item {i}"} for i, q in items]
+    return store_state_from_args("2026-11-27T10:00:00-05:00", False, address, line_items)
+
+
+def print_order(items=(("11", 2), ("12", 1)), status="passed", address=PLACED):
+    return PrintOrder(id="po-1", reference_id="1", status=status, address=address, customer_reference_id="c-1",
+                      currency="USD", items=tuple(PrintItem(id=f"gi-{ref}-{n}", reference_id=ref, quantity=q,
+                                                            product_uid="poster", files=({"type": "default", "url": "u"},))
+                                                  for n, (ref, q) in enumerate(items)))
+
+
+def test_same_state_is_in_sync_despite_formatting():
+    assert not compare(store(), print_order()).any
+
+
+def test_address_fields_and_quantities_are_named():
+    change = compare(store({**SHOPIFY_ADDRESS, "city": "Newtown", "zip": "40004"}, items=(("11", 1), ("12", 1))), print_order())
+    assert change.address_fields == ("city", "zip")
+    assert [(i.reference_id, i.old, i.new, i.item_ids) for i in change.items] == [("11", 2, 1, ("gi-11-0",))]
+    assert change.new_address.email == "jon@example.com" and not change.every_item_removed
+
+
+def test_items_unknown_to_the_store_order_are_never_touched():
+    # An empty or partial line item list must not read as "everything removed".
+    change = compare(store(items=()), print_order())
+    assert not change.any and not change.every_item_removed
+    assert not compare(store(address=None), print_order(address=Address())).any
+
+
+def test_every_item_removed_only_when_all_are_known_and_zero():
+    assert compare(store(items=(("11", 0), ("12", 0))), print_order()).every_item_removed
+    assert not compare(store(items=(("11", 0), ("12", 1))), print_order()).every_item_removed
+    assert not compare(store(items=(("11", 0),)), print_order()).every_item_removed
+
+
+def test_one_line_item_over_two_print_items_is_compared_as_a_sum_and_not_automatic():
+    order = print_order(items=(("11", 1), ("11", 1), ("12", 1)))
+    assert not compare(store(), order).any
+    change = compare(store(items=(("11", 1), ("12", 1))), order)
+    assert change.items[0].old == 2 and not change.automatic
+
+
+def test_fact_keys_are_stable_and_distinct():
+    moved = store({**SHOPIFY_ADDRESS, "city": "Newtown"}, items=(("11", 1), ("12", 1)))
+    first, again = compare(moved, print_order()), compare(moved, print_order())
+    assert [f.key for f in first.facts()] == [f.key for f in again.facts()]
+    keys = [f.key for f in first.facts()]
+    assert len(keys) == 2 and len(set(keys)) == 2
+    elsewhere = compare(store({**SHOPIFY_ADDRESS, "city": "Othertown"}), print_order())
+    assert elsewhere.facts()[0].key not in keys
+
+
+def test_replacement_copies_products_files_and_customer_and_drops_removed_items():
+    wanted = replacement_for(store({**SHOPIFY_ADDRESS, "city": "Newtown"}, items=(("11", 3), ("12", 0))), print_order())
+    assert [(i.reference_id, i.quantity, i.product_uid, i.files) for i in wanted.items] == [
+        ("11", 3, "poster", ({"type": "default", "url": "u"},))]
+    assert (wanted.reference_id, wanted.customer_reference_id, wanted.currency) == ("1", "c-1", "USD")
+    assert wanted.address.city == "Newtown" and wanted.address.email == "jon@example.com"
+    assert replacement_problem(wanted) is None
+    placed = PrintOrder(id="po-2", reference_id="1", status="created", address=wanted.address,
+                        items=(PrintItem(id="x", reference_id="11", quantity=3),))
+    assert matches(placed, wanted)
+    assert replacement_problem(replacement_for(store(address={**SHOPIFY_ADDRESS, "address1": ""}), print_order()))
+
+
+@pytest.mark.parametrize("args", [
+    ("yesterday", False, None, []),
+    ("2026-11-27T10:00:00", False, None, []),
+    ("2026-11-27T10:00:00Z", "no", None, []),
+    ("2026-11-27T10:00:00Z", False, {"city": 1}, []),
+    ("2026-11-27T10:00:00Z", False, {"planet": "Mars"}, []),
+    ("2026-11-27T10:00:00Z", False, None, {"id": "1"}),
+    ("2026-11-27T10:00:00Z", False, None, [{"id": 1, "quantity": 1}]),
+    ("2026-11-27T10:00:00Z", False, None, [{"id": "1", "quantity": True}]),
+])
+def test_wrong_job_arguments_are_permanent_errors(args):
+    with pytest.raises(InvalidPayload):
+        store_state_from_args(*args)
+
+
+def test_words_for_too_late_and_in_time_changes():
+    change = compare(store({**SHOPIFY_ADDRESS, "city": "Newtown"}, items=(("11", 1), ("12", 0))), print_order())
+    late = paragraphs.change_lines(change, too_late=True)
+    assert late[0] == ("shipping address changed to Newtown, US; the print order will ship to the address it was"
+                       " placed with: Shippington, US")
+    assert late[1] == 'item "item 11" quantity 2 → 1; the print order will be produced as placed'
+    in_time = paragraphs.change_lines(change, too_late=False)
+    assert in_time[0].startswith("ship to Steve Shipper, Shipping Company, 123 Shipping Street, Newtown KY 40003, US")
+    assert in_time[2] == 'remove item "item 12" (quantity 1 → 0)'
+    when = datetime(2026, 11, 27, 10, 2, tzinfo=timezone.utc)
+    text = paragraphs.change_too_late("gelato", [("po-1", "printed", late)], "pm-x", when)
+    assert "2026-11-27 10:02 UTC" in text and "Gelato print order po-1 (printed)" in text and text.endswith("[pm-x]")
+    text = paragraphs.change_needs_action("gelato", [("po-1", "passed", in_time)], "pm-y", when)
+    assert "po-1 is still 'passed'" in text and "Gelato dashboard" in text and text.endswith("[pm-y]")
