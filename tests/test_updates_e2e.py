@@ -175,6 +175,21 @@ def test_older_update_after_newer_one_is_ignored(app, live_app, installed_shop, 
     assert "Newtown" in note and "Oldtown" not in note
 
 
+def test_crossed_delivery_of_a_reverted_change_is_stale(app, live_app, installed_shop, shopify, gelato, drain, queue):
+    order_id, _, _ = seed(shopify, gelato, status="in_production")
+    first = shopify.order_payload(SHOP, order_id)
+    shopify.set_order(SHOP, order_id, shipping_address={"city": "Oldtown"})
+    reverted_later = shopify.order_payload(SHOP, order_id)  # an intermediate address, changed back below
+    shopify.set_order(SHOP, order_id, shipping_address={"city": first["shipping_address"]["city"]}, note="call first")
+    latest = shopify.order_payload(SHOP, order_id)
+    assert deliver(shopify, live_app, order_id, payload=first) == "enqueued"
+    # Newest state: only the note differs from the first, so no job — but it is still the newest seen.
+    assert deliver(shopify, live_app, order_id, payload=latest) == "no print-relevant change"
+    # The intermediate state arrives last (Shopify does not promise order): it must not be mirrored.
+    assert deliver(shopify, live_app, order_id, payload=reverted_later).startswith("stale update")
+    assert queue.count == 1
+
+
 def test_older_job_queued_before_a_newer_one_steps_aside(app, live_app, installed_shop, shopify, gelato, drain):
     order_id, print_id, _ = seed(shopify, gelato, status="in_production")
     shopify.set_order(SHOP, order_id, shipping_address={"city": "Oldtown"})

@@ -51,10 +51,13 @@ def enqueue_once(
                 pipe.watch(*watched)
                 if pipe.exists(key):
                     return EnqueueOutcome.DUPLICATE, None
+                passed = []
                 for guard in request.guards:
                     reason = guard.blocks(pipe)
                     if reason:
+                        _record(pipe, passed)
                         return EnqueueOutcome.GUARDED, reason
+                    passed.append(guard)
                 job_id = str(uuid.uuid4())
                 pipe.multi()
                 pipe.set(key, job_id, ex=dedupe_ttl)
@@ -76,3 +79,17 @@ def enqueue_once(
                 pipe.reset()
     # Keys kept changing under us: let Shopify deliver again rather than guess.
     raise redis.WatchError(f"could not settle the enqueue transaction for {key}")
+
+
+def _record(pipe, guards: list) -> None:
+    """Let the guards that passed remember this delivery even though a later guard blocked it.
+
+    E.g. a newer update that changed nothing print-relevant still moves "newest seen" forward,
+    so an older, crossed delivery of an intermediate state arriving after it is refused as stale.
+    """
+    if not guards:
+        return
+    pipe.multi()
+    for guard in guards:
+        guard.record(pipe)
+    pipe.execute()
