@@ -9,6 +9,7 @@ from plugin import activity
 from plugin.activity import Outcome
 from plugin.errors import InvalidPayload
 from plugin.logs import log_event
+from plugin.metrics import observe_provider_call
 from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
 from plugin.shop_domain import is_valid_shop_domain
 
@@ -72,6 +73,7 @@ def cancel_one(provider: PrintProvider, print_order: PrintOrder) -> Outcome:
     if print_order.is_too_late:
         return _after_refusal(provider, print_order, "reread")
     # Unknown statuses are tried too: the provider decides, and a 409 brings us to the re-read.
+    observe_provider_call()
     result = provider.cancel_order(print_order.id)
     if result is CancelResult.CANCELLED:
         return Outcome(print_order.id, print_order.status, "cancel", CANCELLED)

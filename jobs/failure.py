@@ -6,6 +6,7 @@ import logging
 
 from plugin.errors import PermanentError
 from plugin.logs import log_event
+from plugin.metrics import count_job, job_name
 
 log = logging.getLogger(__name__)
 
@@ -17,9 +18,11 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
         # Retrying cannot fix bad input or a refused request: fail now, visibly, in the failed registry.
         job.retries_left = 0
     kwargs = job.kwargs or {}
+    # RQ retries after this callback when retries are left: this run is "retried", else "failed".
+    count_job(connection, job_name(job), "retried" if job.retries_left else "failed")
     log_event(
         "job_failed",
-        job=job.func_name.rsplit(".", 1)[-1],
+        job=job_name(job),
         job_id=job.id,
         shop=kwargs.get("shop"),
         order_id=kwargs.get("order_id"),

@@ -6,7 +6,7 @@ import os
 
 from flask import Flask
 
-from . import cli, db, health, redis_conn, services
+from . import cli, db, health, metrics, oauth, redis_conn, services
 from .config import load_config
 from .crypto import generate_key
 from .logs import configure_logging
@@ -37,5 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(webhooks_bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(oauth.bp)
+    app.register_blueprint(metrics.bp)
     cli.init_app(app)
     return app

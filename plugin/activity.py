@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 
 from sqlalchemy import select
 
@@ -47,13 +47,29 @@ def query(
     limit: int = 500,
 ) -> list[Activity]:
     """Activity rows, oldest first, filtered by shop, store order and time."""
-    statement = select(Activity)
+    statement = _filtered(select(Activity), shop, order_id, since).order_by(Activity.created_at, Activity.id).limit(limit)
+    with database.session() as session:
+        return list(session.scalars(statement))
+
+
+def latest(
+    database: Database, *, shop: str | None = None, order_id: str | None = None, since: datetime | None = None,
+    limit: int = 100,
+) -> list[Activity]:
+    """The newest `limit` rows matching the filters, returned oldest first (what a table shows)."""
+    statement = _filtered(select(Activity), shop, order_id, since)
+    statement = statement.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)
+    with database.session() as session:
+        return list(reversed(session.scalars(statement).all()))
+
+
+def _filtered(statement, shop: str | None, order_id: str | None, since: datetime | None):
     if shop:
         statement = statement.where(Activity.shop == shop)
     if order_id:
         statement = statement.where(Activity.store_order_id == order_id)
     if since:
-        statement = statement.where(Activity.created_at >= since)
-    statement = statement.order_by(Activity.created_at, Activity.id).limit(limit)
-    with database.session() as session:
-        return list(session.scalars(statement))
+        # Stored times are UTC and SQLite keeps them without an offset: compare in UTC everywhere.
+        utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        statement = statement.where(Activity.created_at >= utc)
+    return statement

@@ -7,6 +7,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import shops as shop_store
+from .cli_activity import activity_command
+from .cli_jobs import jobs_cli
+from .cli_tokens import tokens_cli
 from .errors import MirrorError
 from .services import get_services
 from .webhook_subscriptions import register_webhooks
@@ -62,6 +65,25 @@ def shops_remove(shop: str) -> None:
     click.echo(f"removed {shop.lower()}")
 
 
+@shops_cli.command("set")
+@click.argument("shop")
+@click.option(
+    "--cancel-and-replace/--no-cancel-and-replace",
+    default=None,
+    help="On a changed address or quantity, cancel the print order and place a new one (places paid orders).",
+)
+def shops_set(shop: str, cancel_and_replace: bool | None) -> None:
+    """Change SHOP's settings."""
+    if cancel_and_replace is None:
+        raise click.UsageError("nothing to set: pass --cancel-and-replace or --no-cancel-and-replace")
+    with get_services().database.session() as session:
+        row = shop_store.find_shop(session, shop.lower())
+        if row is None:
+            raise click.ClickException(f"{shop} is not installed")
+        row.cancel_and_replace = cancel_and_replace
+    click.echo(f"{shop.lower()}: cancel and replace {'on' if cancel_and_replace else 'off'}")
+
+
 @db_cli.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
@@ -92,3 +114,6 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(shops_cli)
     app.cli.add_command(db_cli)
     app.cli.add_command(worker_command)
+    app.cli.add_command(tokens_cli)
+    app.cli.add_command(activity_command)
+    app.cli.add_command(jobs_cli)

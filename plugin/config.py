@@ -38,6 +38,7 @@ _SETTINGS = (
     ("GELATO_API_KEY", "GELATO_API_KEY", "", str),
     ("GELATO_API_URL", "GELATO_API_URL", DEFAULT_GELATO_API_URL, str),
     ("APP_URL", "APP_URL", DEFAULT_APP_URL, str),
+    ("WEBHOOK_SUBSCRIPTIONS", "WEBHOOK_SUBSCRIPTIONS", "app", str),  # "app" registers on install; "toml": shopify.app.toml does
     ("SECRET_KEY", "SECRET_KEY", "", str),
     ("TOKEN_ENCRYPTION_KEY", "TOKEN_ENCRYPTION_KEY", "", str),
     ("REDIS_URL", "REDIS_URL", "", str),

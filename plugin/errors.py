@@ -49,3 +49,11 @@ class ProviderError(PermanentError):
 
 class InvalidPayload(PermanentError):
     """A webhook payload lacks a field the job needs, or has the wrong type."""
+
+
+class TokenGrantRefused(PermanentError):
+    """Shopify's token endpoint refused an authorization code or a refresh token."""
+
+
+class ReauthorizationRequired(PermanentError):
+    """The shop's refresh token is dead: the merchant must open the app again to re-authorise it."""

@@ -12,6 +12,8 @@ RESULT_TTL = 24 * 3600
 # Failed jobs stay a week so an operator can inspect and requeue them.
 FAILURE_TTL = 7 * 24 * 3600
 FAILURE_CALLBACK = "jobs.failure.on_job_failure"
+# Counts successful runs for /metrics (failures are counted by the failure callback).
+SUCCESS_CALLBACK = "plugin.metrics.on_job_success"
 
 
 def make_queue(connection: redis.Redis) -> Queue:
@@ -20,7 +22,7 @@ def make_queue(connection: redis.Redis) -> Queue:
 
 
 def job_options(config) -> dict:
-    """enqueue_call options shared by every job: retries, timeout, result lifetimes."""
+    """enqueue_call options shared by every job: retries, timeout, result lifetimes, outcome callbacks."""
     intervals = retry_intervals(config)
     return {
         "retry": Retry(max=len(intervals), interval=intervals),
@@ -28,4 +30,5 @@ def job_options(config) -> dict:
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,
         "on_failure": Callback(FAILURE_CALLBACK),
+        "on_success": Callback(SUCCESS_CALLBACK),
     }

@@ -8,12 +8,13 @@ import redis
 import requests
 from flask import Flask, current_app
 
-from . import shops
 from .admin_api import AdminClient, graphql_url
 from .crypto import TokenCipher
 from .db import Database
 from .http import make_session
 from .providers.gelato import GelatoClient
+from .token_endpoint import TokenEndpoint
+from .tokens import ShopTokens
 
 
 @dataclass
@@ -36,14 +37,17 @@ class Services:
         return GelatoClient(self.config["GELATO_API_URL"], self.config["GELATO_API_KEY"], self.http, self.timeout)
 
     def admin_client(self, shop: str) -> AdminClient:
-        """An Admin GraphQL client for the installed shop."""
+        """An Admin GraphQL client for the installed shop; expiring tokens refresh themselves."""
         url = graphql_url(self.config["SHOPIFY_ADMIN_URL"], shop, self.config["SHOPIFY_API_VERSION"])
+        endpoint = TokenEndpoint.from_config(self.config, self.http, self.timeout)
+        tokens = ShopTokens(shop, self.database, self.cipher, self.redis, endpoint)
         return AdminClient(
             shop,
             url,
-            access_token=lambda: shops.access_token(self.database, self.cipher, shop),
+            access_token=tokens.current,
             session=self.http,
             timeout=self.timeout,
+            on_unauthorized=tokens.after_unauthorized,
         )
 
 

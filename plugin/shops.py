@@ -2,20 +2,43 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .crypto import TokenCipher
 from .db import Database
-from .errors import ShopNotInstalled
+from .errors import ConfigurationError, ShopNotInstalled
 from .models import Shop, utcnow
 from .shop_domain import require_shop_domain
 
 INSTALLED = "installed"
 UNINSTALLED = "uninstalled"
 NEEDS_REAUTH = "needs_reauth"
+# A shop needing re-authorisation is still installed: its webhooks keep being mirrored to the
+# print provider; only its Admin API writes wait for the merchant to open the app again.
+ACTIVE_STATUSES = (INSTALLED, NEEDS_REAUTH)
+CUSTOM = "custom"
+OAUTH = "oauth"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A shop's decrypted tokens and their expiry times, read in one go."""
+
+    domain: str
+    status: str
+    token_kind: str
+    access_token: str | None
+    access_token_expires_at: datetime | None
+    refresh_token: str | None
+    refresh_token_expires_at: datetime | None
+
+    def __repr__(self) -> str:
+        # Tokens must never reach a log line or a traceback through repr().
+        return f"Credentials(domain={self.domain!r}, status={self.status!r}, token_kind={self.token_kind!r})"
 
 
 def find_shop(session: Session, domain: str) -> Shop | None:
@@ -24,10 +47,10 @@ def find_shop(session: Session, domain: str) -> Shop | None:
 
 
 def is_installed(database: Database, domain: str) -> bool:
-    """True when the shop has an active installation."""
+    """True when the shop has an active installation (possibly waiting for re-authorisation)."""
     with database.session() as session:
         status = session.scalar(select(Shop.status).where(Shop.domain == domain))
-    return status == INSTALLED
+    return status in ACTIVE_STATUSES
 
 
 def install_shop(
@@ -36,7 +59,7 @@ def install_shop(
     domain: str,
     access_token: str,
     *,
-    token_kind: str = "custom",
+    token_kind: str = CUSTOM,
     scopes: str | None = None,
     access_token_expires_at: datetime | None = None,
     refresh_token: str | None = None,
@@ -63,11 +86,17 @@ def install_shop(
     return shop
 
 
-def uninstall_shop(database: Database, domain: str) -> bool:
-    """Mark the shop uninstalled and delete its tokens; False when it was not known."""
+def uninstall_shop(database: Database, domain: str, *, event_time: datetime | None = None) -> bool:
+    """Mark the shop uninstalled and delete its tokens; False when it was not known.
+
+    With event_time (when Shopify saw the uninstall), an installation made after it is kept:
+    a late retry of an old app/uninstalled must not undo a reinstall.
+    """
     with database.session() as session:
         shop = find_shop(session, domain)
         if shop is None:
+            return False
+        if event_time is not None and as_utc(shop.installed_at) > as_utc(event_time):
             return False
         shop.status = UNINSTALLED
         shop.uninstalled_at = utcnow()
@@ -94,10 +123,104 @@ def list_shops(database: Database) -> list[Shop]:
         return list(session.scalars(select(Shop).order_by(Shop.domain)))
 
 
-def access_token(database: Database, cipher: TokenCipher, domain: str) -> str:
-    """The shop's decrypted Admin API access token; ShopNotInstalled when it has none."""
+def load_credentials(database: Database, cipher: TokenCipher, domain: str) -> Credentials:
+    """The shop's status and decrypted tokens; ShopNotInstalled when the shop is unknown."""
     with database.session() as session:
         shop = find_shop(session, domain)
-        if shop is None or shop.status != INSTALLED or not shop.access_token:
+        if shop is None:
             raise ShopNotInstalled(f"{domain} is not installed")
-        return cipher.decrypt(shop.access_token)
+        return Credentials(
+            domain=shop.domain,
+            status=shop.status,
+            token_kind=shop.token_kind,
+            access_token=cipher.decrypt(shop.access_token) if shop.access_token else None,
+            access_token_expires_at=as_utc(shop.access_token_expires_at),
+            refresh_token=cipher.decrypt(shop.refresh_token) if shop.refresh_token else None,
+            refresh_token_expires_at=as_utc(shop.refresh_token_expires_at),
+        )
+
+
+def store_refreshed_tokens(
+    database: Database,
+    cipher: TokenCipher,
+    domain: str,
+    access_token: str,
+    access_token_expires_at: datetime | None,
+    refresh_token: str | None,
+    refresh_token_expires_at: datetime | None,
+) -> bool:
+    """Replace an installed OAuth shop's tokens after a refresh; False when it is no longer installed."""
+    with database.session() as session:
+        shop = find_shop(session, domain)
+        # An uninstall that landed during the refresh wins: never resurrect its tokens.
+        if shop is None or shop.status != INSTALLED or shop.token_kind != OAUTH:
+            return False
+        shop.access_token = cipher.encrypt(access_token)
+        shop.access_token_expires_at = access_token_expires_at
+        if refresh_token:
+            shop.refresh_token = cipher.encrypt(refresh_token)
+            shop.refresh_token_expires_at = refresh_token_expires_at
+    return True
+
+
+def refresh_due(database: Database, within: timedelta) -> list[str]:
+    """Installed OAuth shops whose refresh token expires within `within` (or has no known expiry)."""
+    horizon = utcnow() + within
+    with database.session() as session:
+        rows = session.execute(
+            select(Shop.domain, Shop.refresh_token_expires_at)
+            .where(Shop.status == INSTALLED, Shop.token_kind == OAUTH, Shop.refresh_token.is_not(None))
+            .order_by(Shop.domain)
+        ).all()
+    # Compared here, not in SQL: SQLite hands the column back naive, Postgres aware.
+    return [domain for domain, expires_at in rows if expires_at is None or as_utc(expires_at) <= horizon]
+
+
+def mark_needs_reauth(database: Database, domain: str) -> bool:
+    """Record that the shop's tokens are dead (deleted) until the merchant re-authorises the app."""
+    with database.session() as session:
+        shop = find_shop(session, domain)
+        if shop is None or shop.status != INSTALLED:
+            return False
+        shop.status = NEEDS_REAUTH
+        shop.access_token = None
+        shop.refresh_token = None
+        shop.access_token_expires_at = None
+        shop.refresh_token_expires_at = None
+    return True
+
+
+def reencrypt_tokens(database: Database, cipher: TokenCipher) -> tuple[int, int]:
+    """Re-encrypt every stored token with the cipher's first key, in one transaction.
+
+    Returns (shops, tokens) rewritten. A token no configured key can read raises
+    ConfigurationError naming its shop, and nothing is changed.
+    """
+    shops_done = tokens_done = 0
+    with database.session() as session:
+        for shop in session.scalars(select(Shop).order_by(Shop.domain)):
+            rotated = 0
+            for column in ("access_token", "refresh_token"):
+                stored = getattr(shop, column)
+                if not stored:
+                    continue
+                try:
+                    setattr(shop, column, cipher.rotate(stored))
+                except ConfigurationError as exc:
+                    raise ConfigurationError(
+                        f"{shop.domain}: its {column.replace('_', ' ')} cannot be decrypted with any"
+                        " TOKEN_ENCRYPTION_KEY key; nothing was changed"
+                    ) from exc
+                rotated += 1
+            if rotated:
+                shops_done += 1
+                tokens_done += rotated
+    return shops_done, tokens_done
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """value as an aware UTC datetime (SQLite hands timezone-aware columns back naive)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
+

@@ -7,4 +7,4 @@ from .registry import TopicRegistry
 registry = TopicRegistry()
 
 # Each module registers its topics on import; import them all here so the registry is complete.
-from . import order_topics  # noqa: E402,F401
+from . import app_topics, order_topics  # noqa: E402,F401

@@ -9,7 +9,7 @@ import redis
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import shops
+from plugin import metrics, shops
 from plugin.config import webhook_secrets
 from plugin.logs import log_event
 from plugin.queueing import job_options, make_queue
@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
 
+QUEUE_UNAVAILABLE = "queue unavailable, retry later"
+
 
 @bp.post("/webhooks")
 def receive():
@@ -32,10 +34,14 @@ def receive():
     try:
         delivery = parse_delivery(request.headers, _read_body(), webhook_secrets(current_app.config))
     except Rejection as rejection:
-        log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason,
-                  topic=request.headers.get("X-Shopify-Topic", "")[:64] or None)
+        topic = request.headers.get("X-Shopify-Topic", "")[:64] or None
+        log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason, topic=topic)
+        _count(topic, "rejected")
         return _answer(rejection.status, rejection.reason)
     status, result, detail = _dispatch(delivery)
+    if detail != QUEUE_UNAVAILABLE:
+        # With Redis down the count would fail too, after another socket timeout: skip it.
+        _count(delivery.topic, result)
     log_event(
         "webhook",
         result=result,
@@ -77,7 +83,7 @@ def _dispatch(delivery: Delivery) -> tuple[int, str, str | None]:
         return rejection.status, "rejected", rejection.reason
     except redis.RedisError as exc:
         log.error("webhook %s not queued, Redis unavailable: %s", delivery.webhook_id, type(exc).__name__)
-        return 503, "unavailable", "queue unavailable, retry later"
+        return 503, "unavailable", QUEUE_UNAVAILABLE
     except SQLAlchemyError as exc:
         log.error("webhook %s not queued, database unavailable: %s", delivery.webhook_id, type(exc).__name__)
         return 503, "unavailable", "database unavailable, retry later"
@@ -95,6 +101,11 @@ def _read_body() -> bytes:
     if len(body) > limit:
         raise Rejection(413, f"body larger than {limit} bytes")
     return body
+
+
+def _count(topic: str | None, result: str) -> None:
+    """One HINCRBY for /metrics; unhandled or forged topics share the "other" label."""
+    metrics.count_webhook(get_services().redis, topic or "", result, registry.routes)
 
 
 def _answer(status: int, message: str):

@@ -1,0 +1,202 @@
+"""Metrics in Prometheus text format (GET /metrics); counters live in Redis so web and worker add up."""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timezone
+
+import redis
+from flask import Blueprint, Response
+from rq import Queue, Worker, get_current_job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
+
+from .queueing import make_queue
+from .services import get_services
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("metrics", __name__)
+
+# One hash holds every counter: a scrape is one HGETALL, a webhook one HINCRBY.
+METRICS_KEY = "print-mirror:metrics"
+# Fields are "<family>|<label>|<label>"; Shopify topics and outcome names never contain "|".
+_SEP = "|"
+WEBHOOKS = "webhooks"
+JOBS = "jobs"
+PRINT_ORDERS = "print_orders"
+LATENCY = "webhook_to_provider"
+# Seconds from webhook receipt to the cancel call at the provider: the print window is minutes,
+# so the interesting range runs from tens of milliseconds (healthy) to minutes (retries, backlog).
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+# Any topic outside this set is counted as "other", so a caller cannot grow the label set.
+OTHER = "other"
+PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def count_webhook(connection: redis.Redis, topic: str, result: str, known_topics) -> None:
+    """Count one webhook delivery by topic and result; best effort (one round trip, never raises)."""
+    label = topic if topic in known_topics else OTHER
+    _best_effort(lambda: connection.hincrby(METRICS_KEY, _field(WEBHOOKS, label, result), 1))
+
+
+def count_job(connection: redis.Redis, job_name: str, outcome: str, print_order_outcomes=()) -> None:
+    """Count one job run by outcome (succeeded/retried/failed) and its print-order outcomes."""
+
+    def write():
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.hincrby(METRICS_KEY, _field(JOBS, job_name, outcome), 1)
+            for print_outcome in print_order_outcomes:
+                pipe.hincrby(METRICS_KEY, _field(PRINT_ORDERS, job_name, str(print_outcome)), 1)
+            pipe.execute()
+
+    _best_effort(write)
+
+
+def observe_provider_call() -> None:
+    """Inside a job: record the seconds since its webhook arrived, right before a provider call."""
+    job = get_current_job()
+    if job is None or job.created_at is None:
+        return
+    # created_at is set when the web process enqueued the job for the webhook, and survives retries.
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
+    seconds = max(0.0, (datetime.now(timezone.utc) - created).total_seconds())
+    observe_latency(job.connection, seconds)
+
+
+def observe_latency(connection: redis.Redis, seconds: float) -> None:
+    """Add one observation to the webhook→provider histogram (one pipelined round trip)."""
+    bucket = next((str(bound) for bound in LATENCY_BUCKETS if seconds <= bound), "+Inf")
+
+    def write():
+        with connection.pipeline(transaction=False) as pipe:
+            pipe.hincrby(METRICS_KEY, _field(LATENCY, "bucket", bucket), 1)
+            pipe.hincrbyfloat(METRICS_KEY, _field(LATENCY, "sum"), seconds)
+            pipe.hincrby(METRICS_KEY, _field(LATENCY, "count"), 1)
+            pipe.execute()
+
+    _best_effort(write)
+
+
+def on_job_success(job, connection, result, *args, **kwargs) -> None:
+    """RQ success callback: count the job and the outcome of each print order it reports."""
+    print_orders = result.get("print_orders") if isinstance(result, dict) else None
+    outcomes = list(print_orders.values()) if isinstance(print_orders, dict) else []
+    count_job(connection, job_name(job), "succeeded", outcomes)
+
+
+def job_name(job) -> str:
+    """The job's function name without its module (mirror_cancellation)."""
+    return (job.func_name or "unknown").rsplit(".", 1)[-1]
+
+
+def _best_effort(write) -> None:
+    # A metric must never fail a webhook or a job: a lost count is better than a lost cancellation.
+    try:
+        write()
+    except redis.RedisError as exc:
+        log.warning("metric not recorded: %s", type(exc).__name__)
+
+
+def _field(*parts: str) -> str:
+    return _SEP.join(parts)
+
+
+# -- exposition -----------------------------------------------------------------------------------
+
+
+@bp.get("/metrics")
+def metrics():
+    """Every counter, the queue depth and the webhook→provider histogram, in Prometheus text format."""
+    connection = get_services().redis
+    try:
+        queue = make_queue(connection)
+        body = render(read_counters(connection), queue_depth(queue), Worker.count(queue=queue))
+    except redis.RedisError as exc:
+        return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
+    return Response(body, 200, content_type=PROMETHEUS_CONTENT_TYPE)
+
+
+def read_counters(connection: redis.Redis) -> dict[tuple[str, ...], float]:
+    """The counters hash as {(family, label, …): value}."""
+    raw = connection.hgetall(METRICS_KEY)
+    return {tuple(_text(key).split(_SEP)): float(_text(value)) for key, value in raw.items()}
+
+
+def queue_depth(queue: Queue) -> dict[str, int]:
+    """Jobs per state on the app's queue: waiting, running, scheduled for a retry, failed."""
+    # cleanup=False: a scrape only reads; the worker does RQ's registry maintenance.
+    return {
+        "queued": queue.count,
+        "started": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "scheduled": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "failed": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+    }
+
+
+def render(counters: dict[tuple[str, ...], float], depth: dict[str, int], workers: int) -> str:
+    """The Prometheus text exposition of the counters, the queue depth and the worker count."""
+    lines: list[str] = []
+
+    def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
+        lines.append(f"# HELP {name} {help_text}")
+        lines.append(f"# TYPE {name} {kind}")
+        for labels, value in samples:
+            lines.append(f"{name}{_labels(labels)} {_number(value)}")
+
+    def by(prefix: str, *names: str) -> list[tuple[dict, float]]:
+        return sorted(
+            ((dict(zip(names, key[1:])), value) for key, value in counters.items()
+             if key[0] == prefix and len(key) == len(names) + 1),
+            key=lambda sample: sorted(sample[0].items()),
+        )
+
+    webhooks = by(WEBHOOKS, "topic", "result")
+    family("print_mirror_webhooks_total", "counter", "Webhook deliveries received, by topic and result.", webhooks)
+    family(
+        "print_mirror_webhook_duplicates_total", "counter",
+        "Deliveries already seen (same X-Shopify-Webhook-Id), answered 200 without a second job.",
+        [({"topic": labels["topic"]}, value) for labels, value in webhooks if labels["result"] == "duplicate"],
+    )
+    family("print_mirror_jobs_total", "counter", "Job runs by job and outcome (succeeded, retried, failed).",
+           by(JOBS, "job", "outcome"))
+    family("print_mirror_print_orders_total", "counter",
+           "Print orders handled by jobs, by outcome (cancelled, too_late, …).", by(PRINT_ORDERS, "job", "outcome"))
+    family("print_mirror_queue_jobs", "gauge", "Jobs on the queue by state.",
+           [({"state": state}, count) for state, count in depth.items()])
+    family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).",
+           [({}, workers)])
+    _histogram(lines, counters)
+    return "\n".join(lines) + "\n"
+
+
+def _histogram(lines: list[str], counters: dict[tuple[str, ...], float]) -> None:
+    name = "print_mirror_webhook_to_provider_seconds"
+    lines.append(f"# HELP {name} Seconds from a webhook's arrival to the job's cancel call at the print provider.")
+    lines.append(f"# TYPE {name} histogram")
+    cumulative = 0.0
+    for bound in (*[str(b) for b in LATENCY_BUCKETS], "+Inf"):
+        cumulative += counters.get((LATENCY, "bucket", bound), 0.0)
+        lines.append(f'{name}_bucket{{le="{bound}"}} {_number(cumulative)}')
+    lines.append(f"{name}_sum {_number(counters.get((LATENCY, 'sum'), 0.0))}")
+    lines.append(f"{name}_count {_number(counters.get((LATENCY, 'count'), 0.0))}")
+
+
+def _labels(labels: dict) -> str:
+    if not labels:
+        return ""
+    return "{" + ",".join(f'{key}="{_escape(str(value))}"' for key, value in labels.items()) + "}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if math.isfinite(value) and value == int(value):
+        return str(int(value))
+    return repr(float(value))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

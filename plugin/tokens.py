@@ -1,0 +1,134 @@
+"""A shop's Admin API access token for one client: refreshed before it expires or after a 401, once
+across every process (Redis lock); a dead refresh token marks the shop as needing re-authorisation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import redis
+
+from . import shops
+from .crypto import TokenCipher
+from .db import Database
+from .errors import ReauthorizationRequired, ShopNotInstalled, TokenGrantRefused, TransientError
+from .logs import log_event
+from .models import utcnow
+from .token_endpoint import TokenEndpoint
+
+# Shopify's expiring tokens live 60 minutes; renewing 5 minutes early keeps a job that starts
+# just before expiry (and its retries) clear of a 401.
+REFRESH_MARGIN = timedelta(minutes=5)
+LOCK_KEY_PREFIX = "print-mirror:lock:token:"
+# Longer than one refresh call can take (connect + read timeouts), so the lock never lapses mid-call.
+LOCK_HOLD_SECONDS = 30
+# Waiters re-read the token the holder stored; past this, the job is retried later instead.
+LOCK_WAIT_SECONDS = 20
+
+
+class ShopTokens:
+    """Hands AdminClient the shop's access token and refreshes it when it must (OAuth shops only)."""
+
+    def __init__(self, shop: str, database: Database, cipher: TokenCipher, connection: redis.Redis,
+                 endpoint: TokenEndpoint):
+        self.shop = shop
+        self._database = database
+        self._cipher = cipher
+        self._redis = connection
+        self._endpoint = endpoint
+        self._last_used: str | None = None
+
+    def current(self) -> str:
+        """The token to send now, refreshed first when it expires within REFRESH_MARGIN."""
+        credentials = self._usable_credentials()
+        token = credentials.access_token
+        if credentials.token_kind == shops.OAUTH and _expires_soon(credentials):
+            try:
+                token = self._refresh(stale=token)
+            except TransientError:
+                if credentials.access_token_expires_at <= utcnow():
+                    raise
+                # Shopify's token endpoint (or the lock) is slow right now, but the token still has a
+                # few minutes: use it, and let the next call try the refresh again.
+                log_event("token_refresh_deferred", shop=self.shop, expires_at=credentials.access_token_expires_at)
+        self._last_used = token
+        return token
+
+    def after_unauthorized(self) -> bool:
+        """AdminClient's on_unauthorized hook: refresh once; True when a different token is ready."""
+        credentials = self._usable_credentials()
+        if credentials.token_kind != shops.OAUTH:
+            # A custom app's admin token never expires and cannot be refreshed: a 401 is final.
+            return False
+        return self._refresh(stale=self._last_used) != self._last_used
+
+    def refresh_now(self) -> str:
+        """Refresh an OAuth shop's token now, renewing a refresh token that would otherwise lapse unused."""
+        credentials = self._usable_credentials()
+        if credentials.token_kind != shops.OAUTH:
+            raise ValueError(f"{self.shop} uses a custom app token, which never refreshes")
+        return self._refresh(stale=credentials.access_token)
+
+    def _usable_credentials(self) -> shops.Credentials:
+        credentials = shops.load_credentials(self._database, self._cipher, self.shop)
+        if credentials.status == shops.NEEDS_REAUTH:
+            raise ReauthorizationRequired(_reauth_message(self.shop))
+        if credentials.status != shops.INSTALLED or not credentials.access_token:
+            raise ShopNotInstalled(f"{self.shop} is not installed")
+        return credentials
+
+    def _refresh(self, stale: str | None) -> str:
+        """A token other than stale: the one another process just stored, or a freshly refreshed one."""
+        lock = self._redis.lock(LOCK_KEY_PREFIX + self.shop, timeout=LOCK_HOLD_SECONDS,
+                                blocking_timeout=LOCK_WAIT_SECONDS)
+        try:
+            acquired = lock.acquire()
+        except redis.RedisError as exc:
+            raise TransientError(f"token refresh lock for {self.shop}: Redis unavailable") from exc
+        if not acquired:
+            raise TransientError(f"the token of {self.shop} is being refreshed by another worker")
+        try:
+            return self._refresh_locked(stale)
+        finally:
+            try:
+                lock.release()
+            except (redis.exceptions.LockError, redis.RedisError):
+                # Expired while held, or Redis went away: the lock lapses by itself.
+                pass
+
+    def _refresh_locked(self, stale: str | None) -> str:
+        # Re-read under the lock: whoever held it before us may have refreshed already.
+        credentials = self._usable_credentials()
+        if credentials.access_token != stale and not _expires_soon(credentials):
+            return credentials.access_token
+        refresh_token = credentials.refresh_token
+        expires_at = credentials.refresh_token_expires_at
+        if not refresh_token or (expires_at is not None and expires_at <= utcnow()):
+            self._needs_reauth("no valid refresh token stored")
+        try:
+            grant = self._endpoint.refresh(self.shop, refresh_token)
+        except TokenGrantRefused as exc:
+            self._needs_reauth(str(exc), cause=exc)
+        stored = shops.store_refreshed_tokens(
+            self._database, self._cipher, self.shop, grant.access_token, grant.access_token_expires_at,
+            grant.refresh_token, grant.refresh_token_expires_at,
+        )
+        if not stored:
+            raise ShopNotInstalled(f"{self.shop} was uninstalled while its token was being refreshed")
+        log_event("token_refreshed", shop=self.shop, expires_at=grant.access_token_expires_at)
+        return grant.access_token
+
+    def _needs_reauth(self, reason: str, cause: Exception | None = None) -> None:
+        """Record and log the dead refresh token, then stop the job for good."""
+        shops.mark_needs_reauth(self._database, self.shop)
+        log_event("shop_needs_reauth", shop=self.shop, reason=reason[:300])
+        raise ReauthorizationRequired(_reauth_message(self.shop)) from cause
+
+
+def _expires_soon(credentials: shops.Credentials) -> bool:
+    expires_at = credentials.access_token_expires_at
+    return expires_at is not None and expires_at - utcnow() <= REFRESH_MARGIN
+
+
+def _reauth_message(shop: str) -> str:
+    return (f"{shop} must re-authorise the app (its refresh token was refused): "
+            "the merchant opens the app from the Shopify admin")
