@@ -15,7 +15,7 @@ from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 from plugin.queueing import make_queue
 
 # Imported here, before any job runs, so no job pays for importing them.
-from . import cancellation, failure, privacy, uninstall, updates  # noqa: F401
+from . import cancellation, failure, privacy, reconcile, uninstall, updates  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,15 @@ class MirrorWorker(SimpleWorker):
 
     heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
     stop_requested = False
+    config: dict = {}
+
+    def run_maintenance_tasks(self):
+        """RQ's registry cleaning, then the reconciliation sweep when it is due (one worker wins)."""
+        super().run_maintenance_tasks()
+        try:
+            reconcile.schedule_if_due(self.connection, self.config)
+        except redis.RedisError as exc:
+            log.warning("could not schedule reconciliation: %s", type(exc).__name__)
 
     def request_stop(self, signum, frame):
         """Remember that the platform asked us to stop (SIGTERM/SIGINT), then stop as RQ does."""
@@ -85,6 +94,7 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"],
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
+    worker.config = app.config
     return worker
 
 

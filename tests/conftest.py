@@ -119,6 +119,8 @@ def app_config(redis_url, database_url, gelato, shopify, **overrides) -> dict:
         # Immediate retries: the scheduler-free burst worker runs them at once.
         "RETRY_INTERVALS": "0,0,0",
         "HTTP_READ_TIMEOUT": 5.0,
+        # Sweeps would add jobs to every test; the reconciliation tests turn them on.
+        "RECONCILE_INTERVAL": 0,
     }
     config.update(overrides)
     return config

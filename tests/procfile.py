@@ -28,6 +28,7 @@ def process_env(app_config: dict, **extra) -> dict:
     names = (
         "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SHOPIFY_ADMIN_URL", "GELATO_API_URL", "GELATO_API_KEY",
         "REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "RETRY_INTERVALS", "APP_URL",
+        "RECONCILE_INTERVAL",
     )
     env.update({name: str(app_config[name]) for name in names if app_config.get(name) not in (None, "")})
     env.update({k: str(v) for k, v in extra.items()})

@@ -1,0 +1,103 @@
+"""Jobs: periodic reconciliation — mirror orders whose webhooks never arrived, through the same flows."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+
+import redis
+from sqlalchemy import select
+
+from plugin import shops
+from plugin.logs import log_event
+from plugin.models import Shop
+from plugin.orders_sweep_api import orders_updated_since
+from plugin.queueing import job_options, make_queue
+from plugin.shop_domain import is_valid_shop_domain
+from plugin.errors import InvalidPayload
+from webhooks.delivery import Delivery, Rejection
+from webhooks.enqueue import EnqueueOutcome, enqueue_once
+from webhooks.topics import registry
+
+from .runtime import services
+
+log = logging.getLogger(__name__)
+
+RECONCILE_SHOP = "jobs.reconcile.reconcile_shop"
+RECONCILE_ALL = "jobs.reconcile.reconcile_all"
+DUE_KEY = "print-mirror:reconcile:due"
+# Look a little before the last sweep: clocks differ and Shopify's search index lags by seconds.
+OVERLAP = timedelta(minutes=5)
+SWEEP_TOPIC = "orders/updated"
+
+
+def schedule_if_due(connection: redis.Redis, config) -> bool:
+    """Enqueue a sweep of every shop when RECONCILE_INTERVAL has passed; one worker wins per interval."""
+    interval = config["RECONCILE_INTERVAL"]
+    if interval <= 0:
+        return False
+    if not connection.set(DUE_KEY, "1", nx=True, ex=interval):
+        return False
+    make_queue(connection).enqueue_call(RECONCILE_ALL, **job_options(config))
+    return True
+
+
+def reconcile_all() -> list[str]:
+    """Enqueue one reconciliation job per installed shop."""
+    svc = services()
+    with svc.database.session() as session:
+        domains = list(session.scalars(select(Shop.domain).where(Shop.status == shops.INSTALLED).order_by(Shop.domain)))
+    queue = make_queue(svc.redis)
+    for domain in domains:
+        queue.enqueue_call(RECONCILE_SHOP, kwargs={"shop": domain}, **job_options(svc.config))
+    return domains
+
+
+def reconcile_shop(shop: str) -> dict:
+    """Feed the orders updated since the shop's last sweep through the orders/updated path.
+
+    Each order becomes a synthetic delivery: the receiver's dedupe and guards decide, exactly as
+    for a webhook, whether a job is needed — an order whose webhook was handled costs nothing.
+    """
+    if not is_valid_shop_domain(shop):
+        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
+    svc = services()
+    sweep_started = datetime.now(timezone.utc)
+    with svc.database.session() as session:
+        row = shops.find_shop(session, shop)
+        if row is None or row.status != shops.INSTALLED:
+            return {"shop": shop, "skipped": "not installed"}
+        since = _aware(row.last_reconciled_at or row.installed_at)
+    limit = svc.config["RECONCILE_MAX_ORDERS"]
+    route = registry.get(SWEEP_TOPIC)
+    queue = make_queue(svc.redis)
+    counts = {"seen": 0, "enqueued": 0, "invalid": 0}
+    newest = since
+    for payload in orders_updated_since(svc.admin_client(shop), since - OVERLAP, limit):
+        counts["seen"] += 1
+        newest = max(newest, datetime.fromisoformat(payload["updated_at"]))
+        delivery = Delivery(
+            topic=SWEEP_TOPIC, shop=shop, webhook_id=f"reconcile:{payload['id']}:{payload['updated_at']}",
+            event_id=None, triggered_at=None, api_version=None, payload=payload,
+        )
+        try:
+            outcome, _ = enqueue_once(
+                svc.redis, queue, delivery, route.handler(delivery),
+                dedupe_ttl=svc.config["WEBHOOK_DEDUPE_TTL"], job_options=job_options(svc.config),
+            )
+        except Rejection as rejection:
+            counts["invalid"] += 1
+            log.warning("reconcile %s order %s skipped: %s", shop, payload["id"], rejection.reason)
+            continue
+        counts["enqueued"] += outcome is EnqueueOutcome.ENQUEUED
+    # A full sweep covers everything up to its start; a truncated one resumes after its newest order.
+    mark = newest if counts["seen"] >= limit else sweep_started
+    with svc.database.session() as session:
+        shops.find_shop(session, shop).last_reconciled_at = mark
+    log_event("reconcile", shop=shop, since=since.isoformat(), until=mark.isoformat(), **counts)
+    return {"shop": shop, **counts, "until": mark.isoformat()}
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,100 @@
+"""Reconciliation: orders whose webhooks never arrived are still mirrored, within one sweep."""
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from plugin.models import Shop
+from plugin.queueing import job_options
+from tests.conftest import SHOP
+from tests.procfile import process_env, start, stop, wait_until
+
+
+def sweep(app, queue, drain):
+    """Run one reconciliation of SHOP through the real queue and worker."""
+    job = queue.enqueue_call("jobs.reconcile.reconcile_shop", kwargs={"shop": SHOP}, **job_options(app.config))
+    drain()
+    job.refresh()
+    assert job.get_status() == "finished", job.latest_result().exc_string
+    return job.return_value()
+
+
+def last_reconciled(app):
+    with app.extensions["database"].session() as session:
+        return session.scalar(select(Shop.last_reconciled_at).where(Shop.domain == SHOP))
+
+
+def test_cancellation_with_no_webhook_is_mirrored(app, installed_shop, shopify, gelato, queue, drain):
+    order_id = shopify.add_order(SHOP)
+    print_id = gelato.add_order(str(order_id), status="passed")
+    shopify.cancel_order(SHOP, order_id)  # in the store only: no webhook is ever sent
+    result = sweep(app, queue, drain)
+    assert result["seen"] == 1 and result["enqueued"] == 1
+    assert gelato.order(print_id)["fulfillmentStatus"] == "canceled"
+    assert "print-cancelled" in shopify.order(SHOP, order_id)["tags"]
+
+
+def test_too_late_change_with_no_webhook_is_noted(app, installed_shop, shopify, gelato, queue, drain):
+    order_id = shopify.add_order(SHOP, note="Leave with neighbour")
+    gelato.add_order(str(order_id), status="shipped")
+    shopify.cancel_order(SHOP, order_id)
+    sweep(app, queue, drain)
+    note = shopify.order(SHOP, order_id)["note"]
+    assert note.startswith("Leave with neighbour") and "(shipped)" in note
+    assert "print-cancel-too-late" in shopify.order(SHOP, order_id)["tags"]
+
+
+def test_orders_already_mirrored_cost_nothing_on_the_next_sweep(app, live_app, installed_shop, shopify, gelato, queue, drain):
+    order_id = shopify.add_order(SHOP)
+    gelato.add_order(str(order_id), status="passed")
+    shopify.cancel_order(SHOP, order_id)
+    shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/updated", shopify.order_payload(SHOP, order_id))
+    drain()
+    searches = len(gelato.calls_matching("POST", r"orders:search"))
+    result = sweep(app, queue, drain)
+    assert result["seen"] == 1 and result["enqueued"] == 0  # the webhook's fingerprint matches
+    assert len(gelato.calls_matching("POST", r"orders:search")) == searches
+
+
+def test_sweep_state_survives_restarts_and_moves_forward(app, installed_shop, shopify, gelato, queue, drain):
+    before = datetime.now(timezone.utc)
+    sweep(app, queue, drain)
+    mark = last_reconciled(app)
+    assert mark is not None and mark.replace(tzinfo=timezone.utc) >= before - timedelta(seconds=1)
+    # A later sweep (as after a restart: the mark is in the database) asks only for newer updates.
+    sweep(app, queue, drain)
+    query = shopify.graphql_calls("orders")[-1].variables["query"]
+    assert query.startswith("updated_at:>'") and mark.strftime("%Y-%m-%d") in query
+
+
+def test_sweep_is_bounded_and_resumes_where_it_stopped(app, installed_shop, shopify, gelato, queue, drain):
+    app.config["RECONCILE_MAX_ORDERS"] = 2
+    prints = []
+    for _ in range(3):
+        order_id = shopify.add_order(SHOP)
+        prints.append(gelato.add_order(str(order_id), status="passed"))
+        shopify.cancel_order(SHOP, order_id)
+    first = sweep(app, queue, drain)
+    assert first["seen"] == 2
+    assert [gelato.order(p)["fulfillmentStatus"] for p in prints].count("canceled") == 2
+    sweep(app, queue, drain)
+    assert all(gelato.order(p)["fulfillmentStatus"] == "canceled" for p in prints)
+
+
+def test_uninstalled_shop_is_not_swept(app, installed_shop, shopify, queue, drain):
+    app.test_cli_runner().invoke(args=["shops", "remove", SHOP])
+    assert sweep(app, queue, drain) == {"shop": SHOP, "skipped": "not installed"}
+    assert shopify.graphql_calls("orders") == []
+
+
+def test_worker_schedules_sweeps_by_itself(app, installed_shop, shopify, gelato, tmp_path):
+    order_id = shopify.add_order(SHOP)
+    print_id = gelato.add_order(str(order_id), status="passed")
+    shopify.cancel_order(SHOP, order_id)
+    env = process_env(app.config, RECONCILE_INTERVAL="2", WORKER_MAINTENANCE_INTERVAL="1")
+    worker = start("worker", env, str(tmp_path / "worker.log"))
+    try:
+        assert wait_until(lambda: gelato.order(print_id)["fulfillmentStatus"] == "canceled", timeout=30), \
+            (tmp_path / "worker.log").read_text()
+    finally:
+        stop(worker)
