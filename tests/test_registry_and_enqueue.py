@@ -53,7 +53,7 @@ class _AlwaysSeen:
 
     keys = ("print-mirror:test-guard",)
 
-    def blocks(self, pipe):
+    def blocks(self, values):
         return "unchanged"
 
     def record(self, pipe):  # pragma: no cover - never reached when blocking

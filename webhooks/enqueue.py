@@ -49,11 +49,13 @@ def enqueue_once(
         for _ in range(MAX_TRANSACTION_ROUNDS):
             try:
                 pipe.watch(*watched)
-                if pipe.exists(key):
+                # One round trip reads the marker and every guard's keys; guards read from it.
+                values = _Prefetched(zip(watched, pipe.mget(watched)))
+                if values.get(key) is not None:
                     return EnqueueOutcome.DUPLICATE, None
                 passed = []
                 for guard in request.guards:
-                    reason = guard.blocks(pipe)
+                    reason = guard.blocks(values)
                     if reason:
                         _record(pipe, passed)
                         return EnqueueOutcome.GUARDED, reason
@@ -93,3 +95,12 @@ def _record(pipe, guards: list) -> None:
     for guard in guards:
         guard.record(pipe)
     pipe.execute()
+
+
+class _Prefetched(dict):
+    """The watched keys' values, read once; guards call .get(key) on it as they would on Redis."""
+
+    def get(self, key, default=None):
+        if key not in self:
+            raise KeyError(f"{key} was not declared in the guard's keys, so it is not watched")
+        return super().get(key, default)

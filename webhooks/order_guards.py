@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,9 +45,9 @@ class StaleUpdateGuard:
         """The Redis keys watched for this guard."""
         return (updated_at_key(self.shop, self.order_id),)
 
-    def blocks(self, pipe: Pipeline) -> str | None:
+    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
         """Why not to enqueue: the stored update is newer (compared as instants, not as text)."""
-        newest = _as_datetime(pipe.get(self.keys[0]))
+        newest = _as_datetime(values.get(self.keys[0]))
         if newest is not None and self.updated_at < newest:
             return f"stale update: updated_at {self.updated_at.isoformat()} is older than {newest.isoformat()}"
         return None
@@ -70,9 +71,9 @@ class FingerprintGuard:
         """The Redis keys watched for this guard."""
         return (fingerprint_key(self.shop, self.order_id),)
 
-    def blocks(self, pipe: Pipeline) -> str | None:
+    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
         """Why not to enqueue: nothing the print order depends on changed."""
-        stored = pipe.get(self.keys[0])
+        stored = values.get(self.keys[0])
         if stored is not None and _text(stored) == self.fingerprint:
             return "no print-relevant change"
         return None

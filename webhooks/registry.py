@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -16,8 +16,8 @@ class Guard(Protocol):
 
     keys: tuple[str, ...]
 
-    def blocks(self, pipe: Pipeline) -> str | None:
-        """Why the job must not be enqueued, read under WATCH; None to go ahead."""
+    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
+        """Why the job must not be enqueued, from values.get(key) of its watched keys; None to go ahead."""
 
     def record(self, pipe: Pipeline) -> None:
         """Queue the writes that remember this delivery (inside MULTI)."""
