@@ -2,7 +2,9 @@
 
 import os
 
+# Heroku routes to $PORT on all interfaces; `manage.py run` overrides this with 127.0.0.1.
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# Heroku sets WEB_CONCURRENCY from the dyno's memory; 2 elsewhere.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # Sync workers: each request is a few milliseconds of CPU plus one Redis transaction.
 worker_class = "sync"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import venv
@@ -18,7 +19,7 @@ VENV = os.path.join(ROOT, ".venv")
 PYTHON = os.path.join(VENV, "bin", "python")
 REQUIREMENTS = os.path.join(ROOT, "requirements-dev.txt")
 STAMP = os.path.join(VENV, ".requirements.sha256")
-USAGE = "usage: python3 manage.py run | test [pytest args…] | bench [--help]"
+USAGE = "usage: python3 manage.py run [--demo-only | --sandbox | --no-sandbox] [--port N] | test [pytest args…] | bench [--help]"
 
 
 def _requirements_digest() -> str:
@@ -60,7 +61,18 @@ def main(argv: list[str]) -> int:
         return subprocess.call([PYTHON, "-m", "pytest", *argv[1:]])
     if argv[0] == "bench":
         return subprocess.call([PYTHON, "-m", "bench", *argv[1:]])
-    return subprocess.call([PYTHON, "-m", "plugin.local", *argv[1:]])
+    return run_child([PYTHON, "-m", "plugin.local", *argv[1:]])
+
+
+def run_child(command: list[str]) -> int:
+    """Run command to the end; Ctrl-C reaches it directly, so wait while it stops its own processes."""
+    child = subprocess.Popen(command)
+    # subprocess.call would kill the child 0.25 s after Ctrl-C, in the middle of its cleanup.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

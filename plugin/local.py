@@ -90,6 +90,7 @@ def run_real(args: argparse.Namespace, environ: dict) -> int:
         return _serve(children)
     finally:
         _stop(children)
+        _close(app)
 
 
 def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> int:
@@ -132,6 +133,10 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
     finally:
         _stop(children)
         sandbox.stop()
+        # The sandbox's Redis holds nothing worth keeping (the next start empties it): stop it now
+        # rather than rely on the last process to leave, which a lingering RQ scheduler may not be.
+        connection.shutdown(nosave=True)
+        _close(app)
 
 
 def _install_shop(sandbox: Sandbox, env: dict) -> None:
@@ -174,17 +179,19 @@ def _shown(path: str) -> str:
 
 
 def _where_to_look(app_url: str, instance_path: str) -> str:
+    """The block printed after the demo: where to see what the app did."""
     flask = f"INSTANCE_PATH={_shown(instance_path)} {_shown(os.path.dirname(sys.executable))}/flask --app plugin"
-    return "\n".join(
-        (
-            "Where to look (the sandbox keeps serving; Ctrl-C stops everything):",
-            f"  {app_url}/healthz        Redis and database checks",
-            f"  {app_url}/metrics        webhooks by topic and result, jobs by outcome, queue depth, webhook→Gelato time",
-            f"  {flask} activity         every decision, as a table (--shop, --order, --since)",
-            f"  {flask} jobs failed      jobs that failed for good (none expected here)",
-            f"  {_shown(instance_path)}/web.log, worker.log   one JSON line per webhook and per job outcome",
-        )
+    folder = _shown(instance_path)
+    places = (
+        (f"{app_url}/healthz", "Redis and database checks"),
+        (f"{app_url}/metrics", "webhooks by topic and result, jobs by outcome, queue depth, webhook→Gelato time"),
+        (f"{flask} activity", "every decision, as a table (--shop, --order, --since)"),
+        (f"{flask} jobs failed", "jobs that failed for good (none expected here)"),
+        (f"{folder}/web.log, {folder}/worker.log", "one JSON line per webhook and per job outcome"),
     )
+    width = max(len(place) for place, _ in places)
+    lines = [f"  {place:<{width}}  {what}" for place, what in places]
+    return "\n".join(["Where to look (the sandbox keeps serving; Ctrl-C stops everything):", *lines])
 
 
 def _serve(children: dict[str, subprocess.Popen]) -> int:
@@ -210,6 +217,12 @@ def _stop(children: dict[str, subprocess.Popen]) -> None:
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+
+
+def _close(app) -> None:
+    """Drop this process's connections: the embedded Redis stops at exit once nobody else is connected."""
+    app.extensions["redis"].close()
+    app.extensions["database"].dispose()
 
 
 def _port(args: argparse.Namespace, environ: dict, *, fallback: bool) -> int:

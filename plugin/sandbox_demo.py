@@ -6,12 +6,13 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import redis
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 
-from webhooks.enqueue import DEDUPE_KEY_PREFIX
+from webhooks.enqueue import dedupe_key
 
 from .cli_activity import format_table
 from .sandbox import Sandbox
@@ -60,6 +61,7 @@ class Result:
     order_name: str = ""
     print_orders: list[tuple[str, str]] = field(default_factory=list)  # (id, status now)
     deliveries: list[str] = field(default_factory=list)  # the app's answer to each webhook
+    job_ids: list[str] = field(default_factory=list)  # the jobs those webhooks queued
     note: str = ""
     tags: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
@@ -89,16 +91,15 @@ class Demo:
         self.sandbox = sandbox
         self.webhooks_url = app_url.rstrip("/") + "/webhooks"
         self.connection = connection
-        self._job_ids: list[str] = []
 
     def run(self, scenarios=SCENARIOS) -> list[Result]:
         """Seed each order, send its webhooks, wait for every job, then read back the outcome."""
         results = [self._start(scenario) for scenario in scenarios]
-        self._wait_for_jobs()
-        follow_ups = [r for r in results if r.scenario.kind == ADDRESS_CHANGE]
-        for result in follow_ups:
-            self._change_address(result)
-        self._wait_for_jobs()
+        self._wait_for_jobs(results)
+        for result in results:
+            if result.scenario.kind == ADDRESS_CHANGE:
+                self._change_address(result)
+        self._wait_for_jobs(results)
         for result in results:
             self._read_back(result)
         return results
@@ -114,19 +115,19 @@ class Demo:
         if scenario.kind in (CANCEL, DUPLICATE):
             store.cancel_order(shop, order_id)
             webhook_id = str(uuid.uuid4())
-            result.deliveries.append(self._send(order_id, "orders/cancelled", webhook_id))
+            self._send(result, "orders/cancelled", webhook_id)
             if scenario.kind == DUPLICATE:
                 # Shopify delivers the same webhook (same X-Shopify-Webhook-Id) again.
-                result.deliveries.append(self._send(order_id, "orders/cancelled", webhook_id))
+                self._send(result, "orders/cancelled", webhook_id)
         else:
             # The update Shopify sends when the order is paid: the app sees the original address first.
-            result.deliveries.append(self._send(order_id, "orders/updated"))
+            self._send(result, "orders/updated")
         return result
 
     def _change_address(self, result: Result) -> None:
         """The customer's new shipping address arrives after the print order was printed."""
         self.sandbox.store.set_order(self.sandbox.shop, result.order_id, shipping_address=NEW_ADDRESS)
-        result.deliveries.append(self._send(result.order_id, "orders/updated"))
+        self._send(result, "orders/updated")
 
     def _place_print_orders(self, order: dict, statuses: tuple[str, ...]) -> None:
         """Gelato print orders for the store order, as the Gelato connector would have placed them."""
@@ -140,39 +141,45 @@ class Demo:
         parts = [[{"itemReferenceId": line_items[i % len(line_items)]}] for i in range(len(statuses))]
         gelato.add_split_order(reference, statuses=list(statuses), items=parts, shipping_address=address)
 
-    def _send(self, order_id: int, topic: str, webhook_id: str | None = None) -> str:
-        """Deliver a signed webhook like Shopify does; returns the app's answer ("enqueued", "duplicate", a reason)."""
+    def _send(self, result: Result, topic: str, webhook_id: str | None = None) -> None:
+        """Deliver a signed webhook like Shopify does; note the app's answer and the job it queued."""
         store, shop = self.sandbox.store, self.sandbox.shop
         webhook_id = webhook_id or str(uuid.uuid4())
-        response = store.send_webhook(self.webhooks_url, shop, topic, store.order_payload(shop, order_id),
+        response = store.send_webhook(self.webhooks_url, shop, topic, store.order_payload(shop, result.order_id),
                                       webhook_id=webhook_id)
         try:
             answer = str(response.json().get("message", ""))
         except ValueError:
             answer = response.text[:80]
         if response.status_code != 200:
-            return f"HTTP {response.status_code} {answer}".strip()
+            result.deliveries.append(f"HTTP {response.status_code} {answer}".strip())
+            return
+        result.deliveries.append(answer)
         if answer == "enqueued":
             # The receiver stores the job id under the delivery's dedupe key, in the same transaction.
-            job_id = self.connection.get(f"{DEDUPE_KEY_PREFIX}{topic}:{webhook_id}")
+            job_id = self.connection.get(dedupe_key(SimpleNamespace(topic=topic, webhook_id=webhook_id)))
             if job_id:
-                self._job_ids.append(job_id.decode())
-        return answer
+                result.job_ids.append(job_id.decode())
 
-    def _wait_for_jobs(self) -> None:
+    def _wait_for_jobs(self, results: list[Result]) -> None:
         """Block until every job queued so far has finished or failed for good (or the wait ran out)."""
         deadline = time.monotonic() + JOB_WAIT_SECONDS
-        pending = list(self._job_ids)
+        pending = [job_id for result in results for job_id in result.job_ids]
         while pending and time.monotonic() < deadline:
-            pending = [job_id for job_id in pending if not self._done(job_id)]
+            pending = [job_id for job_id in pending if self._waiting(self._status(job_id))]
             if pending:
                 time.sleep(0.05)
 
-    def _done(self, job_id: str) -> bool:
+    @staticmethod
+    def _waiting(status: JobStatus | None) -> bool:
+        """Queued, running or scheduled for a retry (None: the job is gone, nothing to wait for)."""
+        return status is not None and status not in _DONE
+
+    def _status(self, job_id: str) -> JobStatus | None:
         try:
-            return Job.fetch(job_id, connection=self.connection).get_status() in _DONE
+            return Job.fetch(job_id, connection=self.connection).get_status()
         except NoSuchJobError:
-            return True
+            return None
 
     # -- reading back ----------------------------------------------------------------------
 
@@ -195,6 +202,11 @@ class Demo:
         failed = [d for d in result.deliveries if d.startswith("HTTP ")]
         if failed:
             result.problems.append(f"webhook answered {', '.join(failed)}")
+        statuses = [self._status(job_id) for job_id in result.job_ids]
+        if JobStatus.FAILED in statuses:
+            result.problems.append("a job failed (see worker.log and `jobs failed`)")
+        if any(self._waiting(status) for status in statuses):
+            result.problems.append(f"a job was still waiting after {JOB_WAIT_SECONDS:.0f} s (is the worker running?)")
 
 
 def gelato_address(address: dict, email: str) -> dict:

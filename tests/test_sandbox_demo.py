@@ -94,6 +94,9 @@ def test_demo_mirrors_every_scenario_through_the_real_web_and_worker(tmp_path):
     # Signed webhooks really went through the gunicorn web process: its JSON lines say so.
     received = [json.loads(line) for line in (sandbox / "web.log").read_text().splitlines() if line.startswith("{")]
     assert sorted(e["result"] for e in received if e["event"] == "webhook") == ["duplicate"] + ["enqueued"] * 6
+    # Nothing keeps running after the demo: the sandbox's embedded Redis is gone with its processes.
+    socket_path = json.loads((sandbox / "redis.db.settings").read_text())["unixsocket"]
+    assert not os.path.exists(socket_path)
 
 
 def test_sandbox_is_refused_when_real_credentials_are_set(tmp_path):
