@@ -14,6 +14,7 @@ from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintP
 from plugin.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
+from .failure_notes import note_recovery
 from .locks import order_lock
 from .runtime import services
 from .store_report import add_tag_once, write_paragraph_once
@@ -40,6 +41,7 @@ def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled
         outcomes = cancel_print_orders(provider, order_id)
         activity.record(svc.database, shop, order_id, topic, outcomes)
         report = report_cancellation(svc, shop, order_id, provider.name, outcomes)
+        note_recovery(svc, svc.admin_client(shop), shop, order_id, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(

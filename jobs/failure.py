@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from plugin.errors import PermanentError
+from plugin.errors import PermanentError, TransientError
+from plugin.retry_policy import stretch_next_interval
 from plugin.logs import log_event
 from plugin.metrics import count_job, job_name
 
@@ -14,9 +15,13 @@ log = logging.getLogger(__name__)
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """Called by RQ after every failed run of a job, before it decides whether to retry."""
     permanent = isinstance(exc_value, PermanentError)
+    attempts = 1 + len(job.retry_intervals or ()) - (job.retries_left or 0)
     if permanent and job.retries_left:
         # Retrying cannot fix bad input or a refused request: fail now, visibly, in the failed registry.
         job.retries_left = 0
+    if job.retries_left and isinstance(exc_value, TransientError) and exc_value.retry_after:
+        # Retry-After or a throttle's restore time: wait at least that long, never burn a retry early.
+        stretch_next_interval(job, exc_value.retry_after)
     kwargs = job.kwargs or {}
     # RQ retries after this callback when retries are left: this run is "retried", else "failed".
     count_job(connection, job_name(job), "retried" if job.retries_left else "failed")
@@ -31,3 +36,18 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
         permanent=permanent,
         retries_left=job.retries_left or 0,
     )
+    if not job.retries_left:
+        _tell_the_store_order(job, exc_value, attempts)
+
+
+def _tell_the_store_order(job, error, attempts: int) -> None:
+    """Last attempt failed: leave a note and tag on the order; if even that fails, say so loudly."""
+    from .failure_notes import report_final_failure
+    from .runtime import services
+
+    try:
+        report_final_failure(services(), job, error, attempts)
+    except Exception as exc:  # the job stays failed either way; this only decides what we log
+        log.error("job %s failed and its store order could not be told: %s", job.id, exc)
+        log_event("mirror_failed_unreported", job_id=job.id, shop=(job.kwargs or {}).get("shop"),
+                  order_id=(job.kwargs or {}).get("order_id"), error=str(exc)[:300])

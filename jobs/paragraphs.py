@@ -41,7 +41,8 @@ def cancel_too_late(
     too_late: (print order id, status) pairs; cancelled: print order ids cancelled in time.
     """
     lines = [f"{HEADER}, {_stamp(when)}: this order was cancelled in Shopify, but it was too late to cancel"
-             f" {_count(len(too_late), 'its print order', 'some of its print orders')} at {provider.title()}."]
+             f" {_count(len(too_late) + len(cancelled), 'its print order', 'some of its print orders')}"
+             f" at {provider.title()}."]
     for print_order_id, status in too_late:
         lines.append(f"- {provider.title()} print order {print_order_id} ({status}) {what_happens_now(status)}.")
     for print_order_id in cancelled:
@@ -168,3 +169,25 @@ def order_summary(address: Address, items: list[tuple[str, str, int]]) -> str:
 
 def _item_label(name: str, reference_id: str) -> str:
     return f'"{name}"' if name else f"line item {reference_id}"
+
+
+def mirror_failed(provider: str, action: str, order_id: str, attempts: int, error: str, ref: str, when: datetime) -> str:
+    """The paragraph for a job that gave up: what could not be done and how to do it by hand."""
+    name = provider.title()
+    return (
+        f"{HEADER}, {_stamp(when)}: the app could not {action} at {name} after {attempts}"
+        f" {_count(attempts, 'attempt', 'attempts')} (last error: {error}). Until someone acts, {name} will"
+        f" produce and ship the print orders as placed. Do it by hand now: in the {name} dashboard, open"
+        f" Orders, search for order reference {order_id}, and cancel or edit each print order that is not"
+        f" yet in production. [{ref}]"
+    )
+
+
+def mirror_recovered(provider: str, summary: dict[str, str], ref: str, when: datetime) -> str:
+    """The paragraph for a success after an earlier failure note: what the retry achieved."""
+    name = provider.title()
+    done = "; ".join(f"{print_id or 'no print order'}: {outcome.replace('_', ' ')}" for print_id, outcome in summary.items())
+    return (
+        f"{HEADER}, {_stamp(when)}: update — a later attempt reached {name} and finished ({done})."
+        f" The failure noted above is resolved; nothing needs to be done by hand for it. [{ref}]"
+    )

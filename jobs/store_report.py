@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from plugin.admin_api import AdminClient
 from plugin.db import Database
 from plugin.models import NoteEntry
-from plugin.orders_api import add_tags, append_paragraph, order_gid, read_order_note
+from plugin.orders_api import add_tags, append_paragraph, order_gid, read_order_note, remove_tags
 
 from .paragraphs import paragraph_ref
 
@@ -69,4 +69,29 @@ def _remember(database: Database, shop: str, order_id: str, entries: list[tuple[
         session.add_all(
             NoteEntry(shop=shop, store_order_id=order_id, print_order_id=p, entry_key=k, ref=ref[:32])
             for p, k in entries
+        )
+
+
+def remove_tag(database: Database, client: AdminClient, shop: str, order_id: str, tag: str) -> None:
+    """tagsRemove the tag and forget it in the ledger, so a later add_tag_once adds it again."""
+    remove_tags(client, order_gid(order_id), [tag])
+    with database.session() as session:
+        session.execute(
+            delete(NoteEntry).where(
+                NoteEntry.shop == shop, NoteEntry.store_order_id == order_id,
+                NoteEntry.print_order_id == STORE_ORDER, NoteEntry.entry_key == f"tag:{tag}",
+            )
+        )
+
+
+def entries_with_prefix(database: Database, shop: str, order_id: str, prefix: str) -> list[str]:
+    """The store-order ledger keys of this order that start with prefix."""
+    with database.session() as session:
+        return list(
+            session.scalars(
+                select(NoteEntry.entry_key).where(
+                    NoteEntry.shop == shop, NoteEntry.store_order_id == order_id,
+                    NoteEntry.print_order_id == STORE_ORDER, NoteEntry.entry_key.startswith(prefix, autoescape=True),
+                )
+            )
         )

@@ -26,6 +26,7 @@ from .cancellation import (
     check_order_args,
     mirror_cancellation,
 )
+from .failure_notes import note_recovery
 from .locks import order_lock
 from .print_changes import Decision, PrintChange, StoreState, compare, replacement_problem, replacement_for
 from .print_changes import store_state_from_args
@@ -90,6 +91,8 @@ def mirror_update(
             decisions = mirror_changes(svc.database, provider, shop, order_id, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
         report = report_update(svc, shop, order_id, provider.name, store, decisions)
+        note_recovery(svc, svc.admin_client(shop), shop, order_id,
+                      {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:
         log_event(
             "job", job="mirror_update", shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id,

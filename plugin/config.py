@@ -15,8 +15,8 @@ DEFAULT_APP_URL = "http://127.0.0.1:5000"
 DEFAULT_WEBHOOK_MAX_BYTES = 1024 * 1024
 # Shopify retries a delivery for 4 hours; keep delivery ids well past that.
 DEFAULT_WEBHOOK_DEDUPE_TTL = 48 * 3600
-# The print window is minutes: the first retries come within seconds, later ones spread out.
-DEFAULT_RETRY_INTERVALS = "2,5,15,45,120,300"
+# Empty: exponential backoff with jitter (plugin/retry_policy.py); a list pins exact intervals.
+DEFAULT_RETRY_INTERVALS = ""
 # Connect fast-fail (a provider that does not answer in 3 s is down), read longer.
 DEFAULT_HTTP_CONNECT_TIMEOUT = 3.05
 DEFAULT_HTTP_READ_TIMEOUT = 15.0
@@ -78,7 +78,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict:
 
 
 def retry_intervals(config: Mapping) -> list[int]:
-    """The RQ retry intervals in seconds, from RETRY_INTERVALS ("2,5,15")."""
+    """The pinned retry intervals in seconds from RETRY_INTERVALS ("2,5,15"); [] means backoff with jitter."""
     raw = config["RETRY_INTERVALS"]
     if isinstance(raw, (list, tuple)):
         return [int(value) for value in raw]
@@ -86,7 +86,7 @@ def retry_intervals(config: Mapping) -> list[int]:
         intervals = [int(part) for part in str(raw).split(",") if part.strip()]
     except ValueError as exc:
         raise ValueError(f"RETRY_INTERVALS={raw!r}: expected comma-separated seconds") from exc
-    if not intervals or any(value < 0 for value in intervals):
+    if any(value < 0 for value in intervals):
         raise ValueError(f"RETRY_INTERVALS={raw!r}: expected non-negative seconds")
     return intervals
 

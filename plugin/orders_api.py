@@ -47,6 +47,20 @@ mutation OrderTagsAdd($id: ID!, $tags: [String!]!) {
 }
 """
 
+TAGS_REMOVE = """
+mutation OrderTagsRemove($id: ID!, $tags: [String!]!) {
+  tagsRemove(id: $id, tags: $tags) {
+    node {
+      id
+    }
+    userErrors {
+      field
+      message
+    }
+  }
+}
+"""
+
 PARAGRAPH_SEPARATOR = "\n\n"
 
 
@@ -90,3 +104,9 @@ def add_tags(client: AdminClient, gid: str, tags: list[str]) -> None:
     """Add tags to the order without touching its other tags."""
     data = client.execute(TAGS_ADD, {"id": gid, "tags": tags})
     raise_user_errors(data.get("tagsAdd"), f"tagsAdd {gid}")
+
+
+def remove_tags(client: AdminClient, gid: str, tags: list[str]) -> None:
+    """Remove tags from the order without touching its other tags."""
+    data = client.execute(TAGS_REMOVE, {"id": gid, "tags": tags})
+    raise_user_errors(data.get("tagsRemove"), f"tagsRemove {gid}")

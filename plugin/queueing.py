@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import redis
-from rq import Callback, Queue, Retry
+from rq import Callback, Queue
 
-from .config import retry_intervals
+from .retry_policy import retry_for
 
 QUEUE_NAME = "print-mirror"
 RESULT_TTL = 24 * 3600
@@ -23,9 +23,8 @@ def make_queue(connection: redis.Redis) -> Queue:
 
 def job_options(config) -> dict:
     """enqueue_call options shared by every job: retries, timeout, result lifetimes, outcome callbacks."""
-    intervals = retry_intervals(config)
     return {
-        "retry": Retry(max=len(intervals), interval=intervals),
+        "retry": retry_for(config),
         "timeout": config["JOB_TIMEOUT"],
         "result_ttl": RESULT_TTL,
         "failure_ttl": FAILURE_TTL,

@@ -21,7 +21,8 @@ def test_bad_number_is_a_clear_error():
 
 def test_retry_intervals():
     assert retry_intervals({"RETRY_INTERVALS": "2, 5,15"}) == [2, 5, 15]
-    for bad in ("", "a,b", "-1"):
+    assert retry_intervals({"RETRY_INTERVALS": ""}) == []  # backoff with jitter
+    for bad in ("a,b", "-1"):
         with pytest.raises(ValueError):
             retry_intervals({"RETRY_INTERVALS": bad})
 

@@ -1,0 +1,80 @@
+"""Tell the merchant on the store order when mirroring failed for good, and again when it recovered."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from rq.exceptions import AbandonedJobError
+
+from plugin.errors import AdminUnauthorized, InvalidPayload, MirrorError, ReauthorizationRequired, ShopNotInstalled
+from plugin.logs import log_event
+from plugin.shop_domain import is_valid_shop_domain
+
+from . import paragraphs
+from .locks import order_lock
+from .store_report import STORE_ORDER, add_tag_once, entries_with_prefix, remove_tag, write_paragraph_once
+
+TAG_MIRROR_FAILED = "print-mirror-failed"
+FAILED_PREFIX = "mirror-failed:"
+RECOVERED_PREFIX = "mirror-recovered:"
+# The jobs whose failure leaves print orders unmirrored, and what they were trying to do.
+MIRROR_JOBS = {
+    "mirror_cancellation": "cancel this order's print orders",
+    "mirror_update": "apply this order's change (address or items) to its print orders",
+}
+# Failures the store order cannot be told about: the arguments name no real order, or the
+# Admin API refuses us (the note would fail the same way).
+_CANNOT_TELL = (InvalidPayload, ReauthorizationRequired, AdminUnauthorized, ShopNotInstalled)
+
+log = logging.getLogger(__name__)
+
+
+def report_final_failure(svc, job, error: BaseException | None, attempts: int) -> bool:
+    """Tag print-mirror-failed and append a paragraph on how to act by hand; False when it cannot."""
+    name = (job.func_name or "").rsplit(".", 1)[-1]
+    kwargs = job.kwargs or {}
+    shop, order_id = kwargs.get("shop"), kwargs.get("order_id")
+    if name not in MIRROR_JOBS or isinstance(error, _CANNOT_TELL) or not is_valid_shop_domain(shop) \
+            or not (isinstance(order_id, str) and order_id.isdigit()):
+        return False
+    key = f"{FAILED_PREFIX}{job.id}"
+
+    def compose(_pending, ref: str) -> str:
+        return paragraphs.mirror_failed(svc.provider().name, MIRROR_JOBS[name], order_id, attempts,
+                                        _short(error), ref, datetime.now(timezone.utc))
+
+    with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
+        client = svc.admin_client(shop)
+        write_paragraph_once(svc.database, client, shop, order_id, [(STORE_ORDER, key)], compose)
+        add_tag_once(svc.database, client, shop, order_id, TAG_MIRROR_FAILED)
+    log_event("mirror_failed_noted", shop=shop, order_id=order_id, job_id=job.id)
+    return True
+
+
+def note_recovery(svc, client, shop: str, order_id: str, summary: dict[str, str]) -> bool:
+    """After a success, say so on an order that carries an unresolved failure note; call under the order lock."""
+    failed = entries_with_prefix(svc.database, shop, order_id, FAILED_PREFIX)
+    if not failed:
+        return False
+    recovered = set(entries_with_prefix(svc.database, shop, order_id, RECOVERED_PREFIX))
+    open_failures = [k for k in failed if RECOVERED_PREFIX + k[len(FAILED_PREFIX):] not in recovered]
+    if not open_failures:
+        return False
+    entries = [(STORE_ORDER, RECOVERED_PREFIX + k[len(FAILED_PREFIX):]) for k in open_failures]
+
+    def compose(_pending, ref: str) -> str:
+        return paragraphs.mirror_recovered(svc.provider().name, summary, ref, datetime.now(timezone.utc))
+
+    write_paragraph_once(svc.database, client, shop, order_id, entries, compose)
+    remove_tag(svc.database, client, shop, order_id, TAG_MIRROR_FAILED)
+    return True
+
+
+def _short(error: BaseException | None) -> str:
+    """A one-line, merchant-readable reason (our own messages carry no secrets)."""
+    if error is None or isinstance(error, AbandonedJobError):
+        return "the worker stopped while handling it"
+    if isinstance(error, MirrorError):
+        return str(error)[:200]
+    return type(error).__name__
