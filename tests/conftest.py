@@ -62,14 +62,19 @@ def _migrated_server_database():
     return configured
 
 
+def empty_server_database(url: str) -> None:
+    """Delete every row the app wrote to the shared DATABASE_URL database."""
+    engine = create_engine(to_sqlalchemy_url(url, ""))
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+    engine.dispose()
+
+
 @pytest.fixture
 def database_url(tmp_path, _migrated_server_database):
     """A migrated, empty database: truncated DATABASE_URL tables, or a fresh SQLite file."""
     if _migrated_server_database:
-        engine = create_engine(to_sqlalchemy_url(_migrated_server_database, ""))
-        with engine.begin() as connection:
-            connection.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
-        engine.dispose()
+        empty_server_database(_migrated_server_database)
         return _migrated_server_database
     url = f"sqlite:///{tmp_path}/test.db"
     upgrade(url)

@@ -19,7 +19,9 @@ import requests
 
 from plugin import create_app
 from plugin.redis_conn import connect
-from tests.conftest import API_KEY, API_SECRET, GELATO_KEY, KEY_PATTERNS, SHOP, app_config, paragraphs_in
+from plugin.db import database_url as to_sqlalchemy_url
+from plugin.migrate import upgrade
+from tests.conftest import API_KEY, API_SECRET, GELATO_KEY, KEY_PATTERNS, SHOP, app_config, empty_server_database, paragraphs_in
 from tests.fakes.server import LocalServer
 from tests.procfile import ROOT, process_env, procfile_commands, start, stop, wait_until
 from tests.redis_server import free_port
@@ -95,6 +97,10 @@ def booted(tmp_path_factory, _gelato_server, _shopify_server):
             if keys:
                 shared.delete(*keys)
         shared.close()
+    if os.environ.get("DATABASE_URL"):
+        # A shared database: earlier tests' shops (tokens under other keys) must not be swept here.
+        upgrade(to_sqlalchemy_url(os.environ["DATABASE_URL"], ""))
+        empty_server_database(os.environ["DATABASE_URL"])
     folder = tmp_path_factory.mktemp("heroku")
     app = Booted(heroku_env(folder / "instance", free_port(), _gelato_server, _shopify_server), folder)
     release = start("release", app.env, str(folder / "release.log"))
