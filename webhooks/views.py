@@ -39,8 +39,9 @@ def receive():
         _count(topic, "rejected")
         return _answer(rejection.status, rejection.reason)
     status, result, detail = _dispatch(delivery)
-    if detail != QUEUE_UNAVAILABLE:
-        # With Redis down the count would fail too, after another socket timeout: skip it.
+    if detail != QUEUE_UNAVAILABLE and result != "enqueued":
+        # Enqueued deliveries were counted inside the enqueue transaction; with Redis down the
+        # count would fail too, after another socket timeout: skip it.
         _count(delivery.topic, result)
     log_event(
         "webhook",
@@ -78,6 +79,7 @@ def _dispatch(delivery: Delivery) -> tuple[int, str, str | None]:
             action,
             dedupe_ttl=current_app.config["WEBHOOK_DEDUPE_TTL"],
             job_options=job_options(current_app.config),
+            also_on_enqueue=lambda pipe: metrics.count_webhook_in(pipe, delivery.topic, "enqueued", registry.routes),
         )
     except Rejection as rejection:
         return rejection.status, "rejected", rejection.reason
