@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 
+import psutil
 import redis
 from cryptography.fernet import Fernet
 from rq import Queue
@@ -95,6 +96,10 @@ class Bench:
             "X-Shopify-API-Version": "2026-10",
         }
 
+    def redis_process(self):
+        """The redis-server process this run started (None when REDIS_URL was given)."""
+        return psutil.Process(self.redis_server.process.pid) if self.redis_server else None
+
     def close(self) -> None:
         """Stop the fakes and Redis."""
         self.gelato.stop()
@@ -166,7 +171,10 @@ def bench_latency(bench: Bench, samples: int) -> dict:
 def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -> dict:
     """Start `workers` worker processes on a full queue; time until `expected` jobs finished."""
     started = time.perf_counter()
+    fakes_cpu_before = _cpu_seconds(psutil.Process())
+    redis_cpu_before = _cpu_seconds(bench.redis_process())
     procs = [processes.start(command, bench.env, bench.log(f"{name}-{i}")) for i in range(workers)]
+    workers_cpu = 0.0
     try:
         deadline = time.monotonic() + 600
         while bench.queue.finished_job_registry.count + bench.queue.failed_job_registry.count < expected:
@@ -174,9 +182,16 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
                 raise RuntimeError(f"{name}: not drained in 600 s; see {bench.log(name + '-0')}")
             time.sleep(0.02)
         wall = time.perf_counter() - started
+        # Where the CPU went while draining: the workers, the fakes (this process), Redis.
+        workers_cpu = sum(_cpu_seconds(psutil.Process(proc.pid), children=True) for proc in procs)
     finally:
         for proc in procs:
             processes.stop(proc)
+    cpu = {
+        "workers": workers_cpu,
+        "fakes_and_bench": _cpu_seconds(psutil.Process()) - fakes_cpu_before,
+        "redis": _cpu_seconds(bench.redis_process()) - redis_cpu_before,
+    }
     jobs = [job for job in Job.fetch_many(bench.queue.finished_job_registry.get_job_ids(), connection=bench.redis) if job]
     first = min(job.started_at for job in jobs)
     last = max(job.ended_at for job in jobs)
@@ -184,7 +199,21 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
     return {
         "jobs": expected, "workers": workers, "failed": bench.queue.failed_job_registry.count,
         "drain_seconds": wall, "jobs_per_second": expected / busy, "jobs_per_second_per_process": expected / busy / workers,
+        "cpu_seconds": cpu,
     }
+
+
+def _cpu_seconds(process, children: bool = False) -> float:
+    """User + system CPU seconds of a process (and its children), 0 when it is gone."""
+    if process is None:
+        return 0.0
+    try:
+        total = process.cpu_times().user + process.cpu_times().system
+        if children:
+            total += sum(child.cpu_times().user + child.cpu_times().system for child in process.children(recursive=True))
+        return total
+    except psutil.Error:
+        return 0.0
 
 
 def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
@@ -209,7 +238,8 @@ def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
         ("noop_forking_worker_app_module", "bench.heavy_noop.noop",
          f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
     ):
-        jobs = count if "simple" in name else count // 4
+        # The forking worker with an app-importing module does ~2 jobs/s: a small sample is enough.
+        jobs = count if "simple" in name else count // 4 if "module" not in name else 60
         with bench.redis.pipeline() as pipe:
             for _ in range(jobs):
                 bench.queue.enqueue_call(func, kwargs={"shop": SHOP, "order_id": "1"}, pipeline=pipe)
@@ -265,7 +295,8 @@ def summary(f: dict) -> str:
         lines.append(
             f"burst {b['jobs']} cancellations, {workers} worker(s): non-2xx {b['non_2xx']}, drained in {b['drain_seconds']:.1f} s"
             f" ({b['jobs_per_second']:.0f} jobs/s, {b['jobs_per_second_per_process']:.0f}/s per process; all cancelled: "
-            f"{b['cancelled'] == b['jobs']}) (target ≤ 30 s)")
+            f"{b['cancelled'] == b['jobs']}) (target ≤ 30 s); CPU s: workers {b['cpu_seconds']['workers']:.1f},"
+            f" fakes {b['cpu_seconds']['fakes_and_bench']:.1f}, redis {b['cpu_seconds']['redis']:.1f}")
     lines.append(
         f"per job: real {burst['per_job_ms_real']:.1f} ms vs no-op {burst['per_job_ms_noop']:.1f} ms → {burst['real_vs_noop_ratio']:.1f}×"
         f" (target ≤ 2×); no-op jobs/s: in-process worker {burst['noop_simple_worker']['jobs_per_second']:.0f},"

@@ -7,6 +7,8 @@ import hmac
 import json
 from collections.abc import Iterable, Mapping
 
+from .signatures import matches_any
+
 HMAC_PARAM = "hmac"
 
 
@@ -39,16 +41,5 @@ def query_signature(params: Mapping[str, object], secret: str) -> str:
 def verify_query(params: Mapping[str, object], secrets: Iterable[str]) -> bool:
     """True when params["hmac"] matches under any of the secrets (current, then old)."""
     given = params.get(HMAC_PARAM)
-    if not isinstance(given, str) or not given:
-        return False
-    try:
-        given_bytes = given.strip().lower().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    matched = False
-    for secret in secrets:
-        if not secret:
-            continue
-        # compare_digest on every secret, no early exit: timing tells nothing about which matched.
-        matched |= hmac.compare_digest(query_signature(params, secret).encode("ascii"), given_bytes)
-    return matched
+    given = given.strip().lower() if isinstance(given, str) else None
+    return matches_any(given, secrets, lambda secret: query_signature(params, secret))
