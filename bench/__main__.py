@@ -112,7 +112,7 @@ def bench_ack(bench: Bench, requests_count: int, concurrency: int) -> dict:
     """Webhook ack throughput and latency: the real /webhooks against a bare Flask endpoint."""
     order_id, _ = bench.orders(1)[0]
     results = {"real": [], "bare": []}
-    for round_number in range(2):  # alternate, so drift on a noisy machine hits both sides
+    for _ in range(2):  # alternate, so drift on a noisy machine hits both sides
         for name, spec in (("bare", "bench.bare_app:create_app()"), ("real", "plugin:create_app()")):
             process, url = processes.web(spec, bench.env, bench.log(f"web-{name}"))
             try:
@@ -154,7 +154,7 @@ def bench_latency(bench: Bench, samples: int) -> dict:
             response = session.post(url + path, data=body, headers=headers, timeout=10)
             assert response.status_code == 200, response.text
             with arrived:
-                if not arrived.wait_for(lambda: print_id in arrivals, timeout=10):
+                if not arrived.wait_for(lambda print_id=print_id: print_id in arrivals, timeout=10):
                     raise RuntimeError(f"cancel for {print_id} never arrived; see {bench.log('worker-latency')}")
             latencies.append(arrivals[print_id] - started)
             time.sleep(0.02)  # idle worker between samples

