@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime, timedelta, timezone
 
 import redis
@@ -31,12 +32,25 @@ OVERLAP = timedelta(minutes=5)
 SWEEP_TOPIC = "orders/updated"
 
 
-def schedule_if_due(connection: redis.Redis, config) -> bool:
+# Atomically: first sight sets the due time one interval ahead (a fresh deploy has missed
+# nothing yet); once due, move it one interval on and tell exactly one caller to sweep.
+_CLAIM_DUE_SWEEP = """
+local due = tonumber(redis.call('GET', KEYS[1]))
+local now = tonumber(ARGV[1])
+if due ~= nil and now < due then return 0 end
+redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[2])))
+if due == nil then return 0 end
+return 1
+"""
+
+
+def schedule_if_due(connection: redis.Redis, config, now: float | None = None) -> bool:
     """Enqueue a sweep of every shop when RECONCILE_INTERVAL has passed; one worker wins per interval."""
     interval = config["RECONCILE_INTERVAL"]
     if interval <= 0:
         return False
-    if not connection.set(DUE_KEY, "1", nx=True, ex=interval):
+    now = time.time() if now is None else now
+    if not connection.register_script(_CLAIM_DUE_SWEEP)(keys=[DUE_KEY], args=[now, interval]):
         return False
     make_queue(connection).enqueue_call(RECONCILE_ALL, **job_options(config))
     return True

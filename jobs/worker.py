@@ -23,8 +23,6 @@ log = logging.getLogger(__name__)
 # JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its job is found abandoned
 # within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL and retried (instead of the job
 # timeout + 60 s that an in-process job would otherwise hold the entry for).
-# The idle worker wakes from its blocking dequeue this often to heartbeat and run maintenance.
-WORKER_TTL = 30
 # Pauses before a worker that lost Redis mid-bookkeeping starts again.
 RECONNECT_FIRST_PAUSE = 1.0
 RECONNECT_MAX_PAUSE = 30.0
@@ -90,7 +88,8 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         [make_queue(connection)],
         connection=connection,
         name=name,
-        worker_ttl=WORKER_TTL,
+        # RQ blocks on the queue for worker_ttl - 15 s: wake as often as maintenance is due.
+        worker_ttl=app.config["WORKER_MAINTENANCE_INTERVAL"] + 15,
         maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"],
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]

@@ -48,8 +48,9 @@ def find_shop(session: Session, domain: str) -> Shop | None:
 
 def is_installed(database: Database, domain: str) -> bool:
     """True when the shop has an active installation (possibly waiting for re-authorisation)."""
-    with database.session() as session:
-        status = session.scalar(select(Shop.status).where(Shop.domain == domain))
+    # A plain connection, not an ORM session: this runs on every webhook.
+    with database.engine.connect() as connection:
+        status = connection.scalar(select(Shop.status).where(Shop.domain == domain))
     return status in ACTIVE_STATUSES
 
 

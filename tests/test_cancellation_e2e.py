@@ -94,7 +94,8 @@ def test_duplicates_and_redeliveries_write_one_paragraph(app, live_app, installe
     assert note.startswith(CUSTOMER_NOTE)
     assert len(shopify.graphql_calls("orderUpdate")) == 1
     assert len(shopify.graphql_calls("tagsAdd")) == 1
-    assert len(activity_for(app, order_id)) == 4  # one decision recorded per job run
+    # The re-deliveries carry the state already queued: the receiver's guards answer them without a job.
+    assert len(activity_for(app, order_id)) == 1
 
 
 def test_409_race_passed_at_search_printed_at_cancel(app, live_app, installed_shop, shopify, gelato, drain):

@@ -98,3 +98,16 @@ def test_worker_schedules_sweeps_by_itself(app, installed_shop, shopify, gelato,
             (tmp_path / "worker.log").read_text()
     finally:
         stop(worker)
+
+
+def test_sweeps_come_every_interval_and_one_worker_wins(app, installed_shop, queue):
+    from jobs.reconcile import schedule_if_due
+
+    connection, config = app.extensions["redis"], dict(app.config, RECONCILE_INTERVAL=900)
+    assert not schedule_if_due(connection, config, now=1_000)  # first sight: due one interval later
+    assert not schedule_if_due(connection, config, now=1_899)
+    assert schedule_if_due(connection, config, now=1_900)
+    assert not schedule_if_due(connection, config, now=1_901)  # another worker, same interval
+    assert schedule_if_due(connection, config, now=2_800)
+    assert [job.func_name for job in queue.jobs] == ["jobs.reconcile.reconcile_all"] * 2
+    assert not schedule_if_due(connection, dict(config, RECONCILE_INTERVAL=0), now=10_000)

@@ -210,10 +210,23 @@ def test_cancelled_via_update_and_orders_cancelled_cancel_once(app, live_app, in
     order_id, print_id, _ = seed(shopify, gelato, status="passed")
     shopify.cancel_order(SHOP, order_id)
     assert deliver(shopify, live_app, order_id, topic="orders/updated") == "enqueued"
-    assert deliver(shopify, live_app, order_id, topic="orders/cancelled") == "enqueued"
+    # Same cancelled state: the receiver already queued it, so no second job at all.
+    assert deliver(shopify, live_app, order_id, topic="orders/cancelled") == "no print-relevant change"
     drain()
     assert len(gelato.calls_matching("POST", r":cancel$")) == 1
     assert gelato.order(print_id)["fulfillmentStatus"] == "canceled"
+    assert shopify.order(SHOP, order_id)["tags"] == ["print-cancelled"]
+    assert [row[2] for row in activity_for(app, order_id)] == ["cancelled"]
+
+
+def test_both_topics_running_jobs_still_cancel_once(app, live_app, installed_shop, shopify, gelato, drain):
+    order_id, print_id, _ = seed(shopify, gelato, status="passed")
+    shopify.cancel_order(SHOP, order_id)
+    assert deliver(shopify, live_app, order_id, topic="orders/cancelled") == "enqueued"
+    forget_guards(app, order_id)  # e.g. the guard keys expired: both topics reach a job
+    assert deliver(shopify, live_app, order_id, topic="orders/updated") == "enqueued"
+    drain()
+    assert len(gelato.calls_matching("POST", r":cancel$")) == 1
     assert shopify.order(SHOP, order_id)["tags"] == ["print-cancelled"]
     assert len(shopify.graphql_calls("tagsAdd")) == 1
     assert [row[2] for row in activity_for(app, order_id)] == ["cancelled", "already_canceled"]

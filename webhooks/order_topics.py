@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .delivery import Delivery
+from .delivery import Delivery, Rejection
 from .order_guards import FingerprintGuard, StaleUpdateGuard
 from .payload import order_id_of
 from .print_fingerprint import print_state_of
@@ -15,8 +15,17 @@ MIRROR_UPDATE = "jobs.updates.mirror_update"
 
 @registry.route("orders/cancelled")
 def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
-    """A store order was cancelled: mirror the cancellation to its print orders."""
+    """A store order was cancelled: mirror the cancellation to its print orders.
+
+    The payload is the whole order, so it also passes the orders/updated guards: the
+    orders/updated Shopify sends for the same cancellation (or a reconciliation sweep) then
+    finds the state already queued and costs no second job, and vice versa.
+    """
     order_id = order_id_of(delivery.payload)
+    try:
+        state = print_state_of(delivery.payload)
+    except Rejection:
+        state = None  # a payload too odd to fingerprint still gets its cancellation mirrored
     return JobRequest(
         func=MIRROR_CANCELLATION,
         kwargs={
@@ -25,6 +34,7 @@ def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
             "topic": delivery.topic,
             "webhook_id": delivery.webhook_id,
         },
+        guards=() if state is None or not state.cancelled else _guards(delivery.shop, state),
     )
 
 
@@ -48,9 +58,13 @@ def order_updated(delivery: Delivery) -> JobRequest | Ignored:
             "address": None if state.address is None else dict(state.address),
             "line_items": [{"id": i.id, "quantity": i.quantity, "name": i.name} for i in state.line_items],
         },
-        # Staleness first: an old delivery is reported as stale even when its fingerprint differs.
-        guards=(
-            StaleUpdateGuard(delivery.shop, state.order_id, state.updated_at),
-            FingerprintGuard(delivery.shop, state.order_id, state.fingerprint()),
-        ),
+        guards=_guards(delivery.shop, state),
+    )
+
+
+def _guards(shop: str, state) -> tuple:
+    """Staleness first (an old delivery is reported stale even when its fingerprint differs), then change."""
+    return (
+        StaleUpdateGuard(shop, state.order_id, state.updated_at),
+        FingerprintGuard(shop, state.order_id, state.fingerprint()),
     )
