@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -79,8 +79,3 @@ def init_app(app: Flask) -> Database:
     database = Database(database_url(app.config["DATABASE_URL"], app.instance_path))
     app.extensions["database"] = database
     return database
-
-
-def get_db() -> Database:
-    """The current app's Database."""
-    return current_app.extensions["database"]

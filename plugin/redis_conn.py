@@ -8,7 +8,7 @@ import ssl
 import threading
 
 import redis
-from flask import Flask, current_app
+from flask import Flask
 
 from .errors import ConfigurationError
 
@@ -70,8 +70,3 @@ def init_app(app: Flask) -> None:
     url = redis_url(app.config, app.instance_path)
     app.config["RESOLVED_REDIS_URL"] = url
     app.extensions["redis"] = connect(url, app.config["REDIS_SSL_CERT_REQS"])
-
-
-def get_redis() -> redis.Redis:
-    """The current app's Redis client."""
-    return current_app.extensions["redis"]
