@@ -12,6 +12,7 @@ from .crypto import TokenCipher
 from .db import Database
 from .errors import ReauthorizationRequired, ShopNotInstalled, TokenGrantRefused, TransientError
 from .logs import log_event
+from .redis_lock import leased_lock
 from .models import utcnow
 from .token_endpoint import TokenEndpoint
 
@@ -19,7 +20,7 @@ from .token_endpoint import TokenEndpoint
 # just before expiry (and its retries) clear of a 401.
 REFRESH_MARGIN = timedelta(minutes=5)
 LOCK_KEY_PREFIX = "print-mirror:lock:token:"
-# Longer than one refresh call can take (connect + read timeouts), so the lock never lapses mid-call.
+# The lease is renewed while the refresh runs; a holder that dies frees it within this time.
 LOCK_HOLD_SECONDS = 30
 # Waiters re-read the token the holder stored; past this, the job is retried later instead.
 LOCK_WAIT_SECONDS = 20
@@ -78,22 +79,9 @@ class ShopTokens:
 
     def _refresh(self, stale: str | None) -> str:
         """A token other than stale: the one another process just stored, or a freshly refreshed one."""
-        lock = self._redis.lock(LOCK_KEY_PREFIX + self.shop, timeout=LOCK_HOLD_SECONDS,
-                                blocking_timeout=LOCK_WAIT_SECONDS)
-        try:
-            acquired = lock.acquire()
-        except redis.RedisError as exc:
-            raise TransientError(f"token refresh lock for {self.shop}: Redis unavailable") from exc
-        if not acquired:
-            raise TransientError(f"the token of {self.shop} is being refreshed by another worker")
-        try:
+        with leased_lock(self._redis, LOCK_KEY_PREFIX + self.shop, lease_seconds=LOCK_HOLD_SECONDS,
+                         wait_seconds=LOCK_WAIT_SECONDS, what=f"the token of {self.shop}"):
             return self._refresh_locked(stale)
-        finally:
-            try:
-                lock.release()
-            except (redis.exceptions.LockError, redis.RedisError):
-                # Expired while held, or Redis went away: the lock lapses by itself.
-                pass
 
     def _refresh_locked(self, stale: str | None) -> str:
         # Re-read under the lock: whoever held it before us may have refreshed already.
