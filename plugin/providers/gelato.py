@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
 from urllib.parse import quote
 
 import requests
@@ -13,6 +14,8 @@ from . import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, Prin
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 # A store order split into more print orders than this is not a real store; stop paginating.
 MAX_PAGES = 50
+
+T = TypeVar("T")
 # Gelato shippingAddress field ↔ Address field (the app's, Shopify's names).
 _ADDRESS_FIELDS = (
     ("firstName", "first_name"),
@@ -71,13 +74,10 @@ class GelatoClient:
     def cancel_order(self, order_id: str) -> CancelResult:
         """POST /v4/orders/{id}:cancel: 200 cancelled, 409 refused, 404 not found."""
         response = self._request("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel", what="Gelato cancel")
-        if response.status_code in (200, 204):
-            return CancelResult.CANCELLED
-        if response.status_code == 409:
-            return CancelResult.REFUSED
-        if response.status_code == 404:
-            return CancelResult.NOT_FOUND
-        raise ProviderError(f"Gelato cancel: HTTP {response.status_code} {error_summary(response)}")
+        return _result_of(response, "Gelato cancel", {
+            200: CancelResult.CANCELLED, 204: CancelResult.CANCELLED,
+            409: CancelResult.REFUSED, 404: CancelResult.NOT_FOUND,
+        })
 
     def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
         """PATCH /v4/orders/{id} (drafts only): 200 patched, 409 refused (not a draft), 404 not found."""
@@ -90,13 +90,9 @@ class GelatoClient:
         if not body:
             return PatchResult.PATCHED
         response = self._request("PATCH", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato patch draft", json=body)
-        if response.status_code == 200:
-            return PatchResult.PATCHED
-        if response.status_code == 409:
-            return PatchResult.REFUSED
-        if response.status_code == 404:
-            return PatchResult.NOT_FOUND
-        raise ProviderError(f"Gelato patch draft: HTTP {response.status_code} {error_summary(response)}")
+        return _result_of(response, "Gelato patch draft", {
+            200: PatchResult.PATCHED, 409: PatchResult.REFUSED, 404: PatchResult.NOT_FOUND,
+        })
 
     def create_order(self, order: NewPrintOrder) -> PrintOrder:
         """POST /v4/orders: place a print order; any 4xx is permanent (Gelato refused the order)."""
@@ -128,6 +124,14 @@ class GelatoClient:
         return send(
             self._session, method, self._base_url + path, what=what, timeout=self._timeout, headers=self._headers, **kwargs
         )
+
+
+def _result_of(response: requests.Response, what: str, results: dict[int, T]) -> T:
+    """The result the status code stands for; any other status is a permanent ProviderError."""
+    try:
+        return results[response.status_code]
+    except KeyError:
+        raise ProviderError(f"{what}: HTTP {response.status_code} {error_summary(response)}") from None
 
 
 def _json_object(response: requests.Response, what: str) -> dict:
