@@ -1,30 +1,20 @@
-"""Start and stop the Procfile's processes (and the bare baseline) for a benchmark run."""
+"""Start the Procfile's web process (or the bare baseline) for a benchmark run; the rest is the tests'."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 
 import requests
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.procfile import procfile_commands as procfile
+from tests.procfile import start_command as start
+from tests.procfile import stop
+from tests.redis_server import free_port
 
-
-def free_port() -> int:
-    """A TCP port nothing listens on now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def procfile() -> dict[str, str]:
-    """name → command from the Procfile."""
-    with open(os.path.join(ROOT, "Procfile")) as handle:
-        return {name.strip(): command.strip() for name, command in (line.split(":", 1) for line in handle if ":" in line)}
+__all__ = ["environment", "procfile", "start", "stop", "web"]
 
 
 def environment(extra: dict) -> dict:
@@ -33,13 +23,6 @@ def environment(extra: dict) -> dict:
     env.update({key: str(value) for key, value in extra.items()})
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
     return env
-
-
-def start(command: str, env: dict, log_path: str) -> subprocess.Popen:
-    """Start a shell command line in its own process group, output to log_path."""
-    log = open(log_path, "ab")
-    return subprocess.Popen(["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def web(app_spec: str, env: dict, log_path: str) -> tuple[subprocess.Popen, str]:
@@ -61,15 +44,3 @@ def web(app_spec: str, env: dict, log_path: str) -> tuple[subprocess.Popen, str]
         time.sleep(0.1)
     stop(process)
     raise RuntimeError(f"web process did not become healthy; see {log_path}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    """SIGTERM the process group, SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)

@@ -101,10 +101,7 @@ def uninstall_shop(database: Database, domain: str, *, event_time: datetime | No
             return False
         shop.status = UNINSTALLED
         shop.uninstalled_at = utcnow()
-        shop.access_token = None
-        shop.refresh_token = None
-        shop.access_token_expires_at = None
-        shop.refresh_token_expires_at = None
+        _forget_tokens(shop)
     return True
 
 
@@ -184,10 +181,7 @@ def mark_needs_reauth(database: Database, domain: str) -> bool:
         if shop is None or shop.status != INSTALLED:
             return False
         shop.status = NEEDS_REAUTH
-        shop.access_token = None
-        shop.refresh_token = None
-        shop.access_token_expires_at = None
-        shop.refresh_token_expires_at = None
+        _forget_tokens(shop)
     return True
 
 
@@ -225,3 +219,10 @@ def as_utc(value: datetime | None) -> datetime | None:
         return value
     return value.replace(tzinfo=timezone.utc)
 
+
+def _forget_tokens(shop: Shop) -> None:
+    """Delete the shop's tokens and their expiry times (uninstalled, or the grant is dead)."""
+    shop.access_token = None
+    shop.refresh_token = None
+    shop.access_token_expires_at = None
+    shop.refresh_token_expires_at = None

@@ -39,8 +39,12 @@ def process_env(app_config: dict, **extra) -> dict:
 
 def start(name: str, env: dict, log_path: str) -> subprocess.Popen:
     """Start the Procfile process `name` (shell-expanded like Heroku does) with output to log_path."""
-    command = procfile_commands()[name]
-    log = open(log_path, "wb")
+    return start_command(procfile_commands()[name], env, log_path)
+
+
+def start_command(command: str, env: dict, log_path: str) -> subprocess.Popen:
+    """Start a command line through the shell, in its own process group, with output to log_path."""
+    log = open(log_path, "ab")
     return subprocess.Popen(
         ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
