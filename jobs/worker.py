@@ -19,10 +19,6 @@ from . import cancellation, failure, privacy, reconcile, uninstall, updates  # n
 
 log = logging.getLogger(__name__)
 
-# While a job runs, a thread renews its entry in RQ's started registry every third of
-# JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its job is found abandoned
-# within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL and retried (instead of the job
-# timeout + 60 s that an in-process job would otherwise hold the entry for).
 # Pauses before a worker that lost Redis mid-bookkeeping starts again.
 RECONNECT_FIRST_PAUSE = 1.0
 RECONNECT_MAX_PAUSE = 30.0
@@ -32,10 +28,15 @@ class MirrorWorker(SimpleWorker):
     """Runs each job in the worker process itself (no fork per job).
 
     RQ's default Worker forks a child per job; a child re-imports whatever the parent had not
-    imported and reopens HTTP and database connections. Measured here: 9 jobs/s with a module
-    importing the Flask app, about 150 jobs/s without forking. Our jobs are short I/O calls, so
-    the warm process wins; a crashed process is restarted by the platform and RQ re-runs its
-    abandoned job (jobs are idempotent).
+    imported and reopens HTTP and database connections. Measured by `manage.py bench` for a
+    no-op job: about 3 jobs/s forking with a module that imports the app, 55 forking with a
+    light module, 200 in-process. Our jobs are short I/O calls, so the warm process wins; a
+    crashed process is restarted by the platform and its abandoned job re-run (jobs are idempotent).
+
+    While a job runs, a thread renews its entry in RQ's started registry every third of
+    JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its job is found abandoned
+    within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL and retried, instead of the job
+    timeout + 60 s an in-process job would otherwise hold the entry for.
     """
 
     heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
