@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+import redis
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -11,6 +12,7 @@ from .cli_activity import activity_command
 from .cli_jobs import jobs_cli
 from .cli_tokens import tokens_cli
 from .errors import MirrorError
+from .installed_marks import forget_installed
 from .services import get_services
 from .webhook_subscriptions import register_webhooks
 
@@ -60,8 +62,15 @@ def shops_list() -> None:
 @click.argument("shop")
 def shops_remove(shop: str) -> None:
     """Forget SHOP and its token (its webhooks then get no job)."""
-    if not shop_store.delete_shop(get_services().database, shop.lower()):
+    services = get_services()
+    if not shop_store.delete_shop(services.database, shop.lower()):
         raise click.ClickException(f"{shop} is not installed")
+    try:
+        forget_installed(services.redis, shop.lower())
+    except redis.RedisError as exc:
+        # The shop is gone from the database; its mark lapses by itself within INSTALLED_MARK_TTL.
+        click.echo(f"warning: Redis unavailable ({type(exc).__name__}); webhooks may still queue jobs"
+                   " for a few minutes, which will find the shop gone", err=True)
     click.echo(f"removed {shop.lower()}")
 
 

@@ -22,6 +22,8 @@ _log = logging.getLogger(EVENT_LOGGER)
 
 def log_event(event: str, **fields) -> None:
     """Emit one JSON line: {"ts", "event", ...fields} with secret-named fields dropped."""
+    if not _log.isEnabledFor(logging.INFO):
+        return  # below the configured level: skip building a line nobody reads (runs on every webhook)
     record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
     record.update({key: value for key, value in fields.items() if not _is_secret_name(key) and value is not None})
     _log.info(json.dumps(record, default=str, separators=(",", ":")))

@@ -36,13 +36,13 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 def count_webhook(connection: redis.Redis, topic: str, result: str, known_topics) -> None:
     """Count one webhook delivery by topic and result; best effort (one round trip, never raises)."""
-    _best_effort(lambda: count_webhook_in(connection, topic, result, known_topics))
+    _best_effort(lambda: connection.hincrby(METRICS_KEY, webhook_field_prefix(topic, known_topics) + result, 1))
 
 
-def count_webhook_in(pipe, topic: str, result: str, known_topics) -> None:
-    """Queue the webhook count on a pipeline (e.g. the enqueue transaction: no extra round trip)."""
+def webhook_field_prefix(topic: str, known_topics) -> str:
+    """The METRICS_KEY field of a webhook count, less the result (the enqueue script appends it)."""
     label = topic if topic in known_topics else OTHER
-    pipe.hincrby(METRICS_KEY, _field(WEBHOOKS, label, result), 1)
+    return _field(WEBHOOKS, label, "")
 
 
 def count_job(connection: redis.Redis, job_name: str, outcome: str, print_order_outcomes=()) -> None:

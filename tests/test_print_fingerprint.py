@@ -2,13 +2,17 @@
 
 import copy
 import json
+import uuid
 from pathlib import Path
 
 import pytest
 
-from webhooks.delivery import Rejection
+from plugin.queueing import make_queue
+from webhooks.delivery import Delivery, Rejection
+from webhooks.enqueue import EnqueueOutcome, enqueue_once
 from webhooks.order_guards import FingerprintGuard, StaleUpdateGuard, newest_updated_at
 from webhooks.print_fingerprint import fold, parse_timestamp, print_state_of
+from webhooks.registry import JobRequest
 
 SAMPLE = json.loads((Path(__file__).parent / "data" / "shopify-order-webhook.json").read_text())
 SHOP = "demo.myshopify.com"
@@ -145,18 +149,12 @@ def test_timestamps_compare_as_instants_not_text():
 # -- the guards, on a real Redis ---------------------------------------------------------------
 
 def _check(redis_client, guards):
-    """What enqueue_once does: read the guards under WATCH, then record them in MULTI."""
-    with redis_client.pipeline() as pipe:
-        pipe.watch(*[k for g in guards for k in g.keys])
-        for guard in guards:
-            reason = guard.blocks(pipe)
-            if reason:
-                return reason
-        pipe.multi()
-        for guard in guards:
-            guard.record(pipe)
-        pipe.execute()
-    return None
+    """Run the guards through the real enqueue script; the blocking guard's reason, or None when enqueued."""
+    request = JobRequest("jobs.updates.mirror_update", {"shop": SHOP}, guards=tuple(guards))
+    delivery = Delivery("orders/updated", SHOP, str(uuid.uuid4()), None, None, None, {})
+    outcome, detail = enqueue_once(redis_client, make_queue(redis_client), delivery, request,
+                                   dedupe_ttl=60, job_options={})
+    return detail if outcome is EnqueueOutcome.GUARDED else None
 
 
 def test_stale_guard_compares_offsets_as_instants(redis_client):
@@ -167,7 +165,7 @@ def test_stale_guard_compares_offsets_as_instants(redis_client):
     assert newest_updated_at(redis_client, SHOP, "1") == parse_timestamp("2026-11-27T15:00:00Z")
     same = StaleUpdateGuard(SHOP, "1", parse_timestamp("2026-11-27T15:00:00Z"))
     assert _check(redis_client, [same]) is None
-    assert redis_client.ttl(newer.keys[0]) > 30 * 24 * 3600
+    assert redis_client.ttl(newer.key) > 30 * 24 * 3600
 
 
 def test_fingerprint_guard_blocks_only_an_equal_fingerprint(redis_client):
@@ -179,5 +177,5 @@ def test_fingerprint_guard_blocks_only_an_equal_fingerprint(redis_client):
 
 def test_unreadable_stored_timestamp_does_not_block(redis_client):
     guard = StaleUpdateGuard(SHOP, "1", parse_timestamp("2026-11-27T10:00:00Z"))
-    redis_client.set(guard.keys[0], "garbage")
+    redis_client.set(guard.key, "garbage")
     assert _check(redis_client, [guard]) is None

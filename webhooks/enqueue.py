@@ -1,21 +1,84 @@
-"""Deduplicate a delivery and enqueue its job in one Redis transaction."""
+"""Deduplicate a delivery, check its guards and enqueue its job in one atomic Redis script call."""
 
 from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable
+from dataclasses import dataclass
 
 import redis
-from redis.client import Pipeline
+from redis.commands.core import Script
 from rq import Queue
+
+from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
 
 from .delivery import Delivery
 from .registry import JobRequest
 
 DEDUPE_KEY_PREFIX = "print-mirror:webhook:"
-# Concurrent deliveries touching the same keys make EXEC fail; a handful of rounds always settles it.
-MAX_TRANSACTION_ROUNDS = 10
+
+# RQ's enqueue is recorded on a pipeline and replayed inside the script, so RQ keeps deciding what
+# an enqueued job looks like. Only single-key writes are replayed (key first, as the script
+# expects); anything else means RQ changed and must be looked at, not guessed at.
+_REPLAYABLE = frozenset({"HSET", "HMSET", "RPUSH", "LPUSH", "SADD", "SET", "EXPIRE", "ZADD", "HINCRBY", "PERSIST"})
+
+# KEYS: marker, installed mark, tally hash, one per guard, one per replayed command.
+# ARGV: job id, marker ttl, installed ("check" | "verified" | "skip"), mark ttl, tally field prefix
+#       ("" for none), guard count, then (rule, value, ttl) per guard, then (argc, name, args...) per command.
+# Writes happen only once every check passed, and the marker goes last: a command failing
+# half-way leaves no marker, so Shopify's retry enqueues again instead of being taken as a duplicate.
+_SCRIPT = """
+local marker, mark, tally = KEYS[1], KEYS[2], KEYS[3]
+local job_id, marker_ttl, installed, mark_ttl, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local guards = tonumber(ARGV[6])
+local function count(result)
+  if prefix ~= '' then redis.call('HINCRBY', tally, prefix .. result, 1) end
+end
+if installed == 'check' and redis.call('EXISTS', mark) == 0 then return {'unverified'} end
+if installed == 'verified' then redis.call('SET', mark, '1', 'EX', mark_ttl) end
+if redis.call('EXISTS', marker) == 1 then count('duplicate'); return {'duplicate'} end
+local a, passed = 7, {}
+for i = 1, guards do
+  local rule, value, ttl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
+  local key = KEYS[3 + i]
+  local stored = redis.call('GET', key)
+  local blocked = false
+  if stored then
+    if rule == 'differs' then
+      blocked = stored == value
+    elseif rule == 'not_older' then
+      local newest = tonumber(stored)
+      blocked = newest ~= nil and tonumber(value) < newest
+    else
+      return redis.error_reply('unknown guard rule ' .. rule)
+    end
+  end
+  if blocked then
+    -- Guards that passed still remember this delivery: e.g. a newer update that changed nothing
+    -- moves "newest seen" on, so an older crossed delivery arriving later is refused as stale.
+    for _, p in ipairs(passed) do redis.call('SET', p[1], p[2], 'EX', p[3]) end
+    count('guarded')
+    return {'guarded', tostring(i), stored}
+  end
+  passed[#passed + 1] = {key, value, ttl}
+  a = a + 3
+end
+local k = 3 + guards
+while a <= #ARGV do
+  local argc = tonumber(ARGV[a])
+  k = k + 1
+  local command = {ARGV[a + 1], KEYS[k]}
+  for j = 1, argc do command[#command + 1] = ARGV[a + 1 + j] end
+  redis.call(unpack(command))
+  a = a + 2 + argc
+end
+for _, p in ipairs(passed) do redis.call('SET', p[1], p[2], 'EX', p[3]) end
+redis.call('SET', marker, job_id, 'EX', marker_ttl)
+count('enqueued')
+return {'enqueued'}
+"""
+# Bytes, so no client is needed to hash it; redis-py sends EVALSHA and loads it again after NOSCRIPT.
+_ENQUEUE_SCRIPT = Script(None, _SCRIPT.encode())
 
 
 class EnqueueOutcome(enum.Enum):
@@ -24,6 +87,23 @@ class EnqueueOutcome(enum.Enum):
     ENQUEUED = "enqueued"
     DUPLICATE = "duplicate"
     GUARDED = "guarded"  # a guard (e.g. unchanged fingerprint) said no job is needed
+    UNVERIFIED = "unverified"  # the shop's installed mark is missing: check the database, then call again
+
+
+class InstalledCheck(enum.Enum):
+    """How the script treats the shop's installed mark."""
+
+    CHECK = "check"  # answer UNVERIFIED when the mark is missing
+    VERIFIED = "verified"  # the caller just read the database: set the mark, go ahead
+    SKIP = "skip"  # the topic does not need an installed shop
+
+
+@dataclass(frozen=True)
+class Tally:
+    """A Redis hash field prefix the script counts each outcome under (the outcome name is appended)."""
+
+    key: str
+    field_prefix: str
 
 
 def dedupe_key(delivery: Delivery) -> str:
@@ -39,74 +119,49 @@ def enqueue_once(
     *,
     dedupe_ttl: int,
     job_options: dict,
-    also_on_enqueue: Callable[[Pipeline], None] | None = None,
+    installed: InstalledCheck = InstalledCheck.SKIP,
+    tally: Tally | None = None,
 ) -> tuple[EnqueueOutcome, str | None]:
-    """Enqueue request unless this delivery was seen before; the marker and the job land together.
+    """Enqueue request unless this delivery was seen before or a guard blocks it, in one round trip.
 
-    also_on_enqueue adds writes to the same transaction (e.g. a metric), saving a round trip.
-    Returns the outcome and the job id (or the guard's reason). Redis errors propagate: the
-    caller answers 503 so Shopify delivers again; nothing was acknowledged, nothing is lost.
+    Returns the outcome and the job id (or the blocking guard's reason). Redis errors propagate:
+    the caller answers 503 so Shopify delivers again; nothing was acknowledged, nothing is lost.
     """
-    key = dedupe_key(delivery)
-    watched = (key, *[k for guard in request.guards for k in guard.keys])
-    with connection.pipeline(transaction=True) as pipe:
-        for _ in range(MAX_TRANSACTION_ROUNDS):
-            try:
-                pipe.watch(*watched)
-                # One round trip reads the marker and every guard's keys; guards read from it.
-                values = _Prefetched(zip(watched, pipe.mget(watched)))
-                if values.get(key) is not None:
-                    return EnqueueOutcome.DUPLICATE, None
-                passed = []
-                for guard in request.guards:
-                    reason = guard.blocks(values)
-                    if reason:
-                        _record(pipe, passed)
-                        return EnqueueOutcome.GUARDED, reason
-                    passed.append(guard)
-                job_id = str(uuid.uuid4())
-                pipe.multi()
-                pipe.set(key, job_id, ex=dedupe_ttl)
-                for guard in request.guards:
-                    guard.record(pipe)
-                queue.enqueue_call(
-                    request.func,
-                    kwargs=request.kwargs,
-                    job_id=job_id,
-                    pipeline=pipe,
-                    description=f"{delivery.topic} {delivery.shop} {request.kwargs.get('order_id', '')}".strip(),
-                    **job_options,
-                )
-                if also_on_enqueue is not None:
-                    also_on_enqueue(pipe)
-                pipe.execute()
-                return EnqueueOutcome.ENQUEUED, job_id
-            except redis.WatchError:
-                continue
-            finally:
-                pipe.reset()
-    # Keys kept changing under us: let Shopify deliver again rather than guess.
-    raise redis.WatchError(f"could not settle the enqueue transaction for {key}")
-
-
-def _record(pipe, guards: list) -> None:
-    """Let the guards that passed remember this delivery even though a later guard blocked it.
-
-    E.g. a newer update that changed nothing print-relevant still moves "newest seen" forward,
-    so an older, crossed delivery of an intermediate state arriving after it is refused as stale.
-    """
-    if not guards:
-        return
-    pipe.multi()
+    job_id = str(uuid.uuid4())
+    commands = _job_writes(queue, delivery, request, job_id, job_options)
+    guards = request.guards
+    keys = [dedupe_key(delivery), installed_key(delivery.shop), tally.key if tally else "",
+            *(guard.key for guard in guards), *(command[1] for command in commands)]
+    args: list = [job_id, dedupe_ttl, installed.value, INSTALLED_MARK_TTL, tally.field_prefix if tally else "", len(guards)]
     for guard in guards:
-        guard.record(pipe)
-    pipe.execute()
+        args += [guard.rule.value, guard.value, guard.ttl]
+    for name, _key, *rest in commands:
+        args += [len(rest), name, *rest]
+    reply = _ENQUEUE_SCRIPT(keys=keys, args=args, client=connection)
+    outcome = EnqueueOutcome(_text(reply[0]))
+    if outcome is EnqueueOutcome.GUARDED:
+        return outcome, guards[int(reply[1]) - 1].reason(_text(reply[2]))
+    return outcome, job_id if outcome is EnqueueOutcome.ENQUEUED else None
 
 
-class _Prefetched(dict):
-    """The watched keys' values, read once; guards call .get(key) on it as they would on Redis."""
+def _job_writes(queue: Queue, delivery: Delivery, request: JobRequest, job_id: str, job_options: dict) -> list[tuple]:
+    """The Redis writes RQ makes to enqueue the job, recorded on a pipeline that is never executed."""
+    with queue.connection.pipeline(transaction=False) as recorder:
+        queue.enqueue_call(
+            request.func,
+            kwargs=request.kwargs,
+            job_id=job_id,
+            pipeline=recorder,
+            description=f"{delivery.topic} {delivery.shop} {request.kwargs.get('order_id', '')}".strip(),
+            **job_options,
+        )
+        commands = [args for args, _options in recorder.command_stack]
+        recorder.reset()
+    for command in commands:
+        if str(command[0]).upper() not in _REPLAYABLE or len(command) < 2:
+            raise RuntimeError(f"RQ's enqueue issued {command[0]!r}, which the enqueue script cannot replay")
+    return commands
 
-    def get(self, key, default=None):
-        if key not in self:
-            raise KeyError(f"{key} was not declared in the guard's keys, so it is not watched")
-        return super().get(key, default)
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

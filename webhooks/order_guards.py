@@ -1,19 +1,20 @@
-"""Guards for orders/updated, checked and recorded in the enqueue transaction: newest update, fingerprint."""
+"""Guards for orders/updated, checked and recorded in the enqueue script: newest update, fingerprint."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import redis
-from redis.client import Pipeline
+
+from .registry import GuardRule
 
 # Long enough to outlive any edit of an order that can still be printed; when a key has expired
 # the job compares against the print order itself, so expiry costs one job, never a wrong action.
 PRINT_STATE_TTL = 42 * 24 * 3600
 FINGERPRINT_KEY_PREFIX = "print-mirror:fingerprint:"
 UPDATED_AT_KEY_PREFIX = "print-mirror:updated-at:"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def fingerprint_key(shop: str, order_id: str) -> str:
@@ -26,9 +27,14 @@ def updated_at_key(shop: str, order_id: str) -> str:
     return f"{UPDATED_AT_KEY_PREFIX}{shop}:{order_id}"
 
 
-def newest_updated_at(connection: redis.Redis | Pipeline, shop: str, order_id: str) -> datetime | None:
-    """The newest `updated_at` queued for the order (aware), or None when unknown."""
+def newest_updated_at(connection: redis.Redis, shop: str, order_id: str) -> datetime | None:
+    """The newest `updated_at` queued for the order (aware, UTC), or None when unknown."""
     return _as_datetime(connection.get(updated_at_key(shop, order_id)))
+
+
+def as_micros(moment: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: compares as instants, in Lua too."""
+    return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -39,22 +45,23 @@ class StaleUpdateGuard:
     order_id: str
     updated_at: datetime
     ttl: int = PRINT_STATE_TTL
+    rule = GuardRule.NOT_OLDER
 
     @property
-    def keys(self) -> tuple[str, ...]:
-        """The Redis keys watched for this guard."""
-        return (updated_at_key(self.shop, self.order_id),)
+    def key(self) -> str:
+        """The key holding the newest update queued for the order."""
+        return updated_at_key(self.shop, self.order_id)
 
-    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
-        """Why not to enqueue: the stored update is newer (compared as instants, not as text)."""
-        newest = _as_datetime(values.get(self.keys[0]))
-        if newest is not None and self.updated_at < newest:
-            return f"stale update: updated_at {self.updated_at.isoformat()} is older than {newest.isoformat()}"
-        return None
+    @property
+    def value(self) -> str:
+        """This update's time as epoch microseconds (offsets compare as instants, not as text)."""
+        return str(as_micros(self.updated_at))
 
-    def record(self, pipe: Pipeline) -> None:
-        """Remember this update as the newest (blocks() made sure it is not older)."""
-        pipe.set(self.keys[0], self.updated_at.isoformat(), ex=self.ttl)
+    def reason(self, stored: str) -> str:
+        """Why not to enqueue: the stored update is newer."""
+        newest = _as_datetime(stored)
+        shown = newest.isoformat() if newest else stored
+        return f"stale update: updated_at {self.updated_at.isoformat()} is older than {shown}"
 
 
 @dataclass(frozen=True)
@@ -65,34 +72,28 @@ class FingerprintGuard:
     order_id: str
     fingerprint: str
     ttl: int = PRINT_STATE_TTL
+    rule = GuardRule.DIFFERS
 
     @property
-    def keys(self) -> tuple[str, ...]:
-        """The Redis keys watched for this guard."""
-        return (fingerprint_key(self.shop, self.order_id),)
+    def key(self) -> str:
+        """The key holding the fingerprint of the last print-relevant state queued."""
+        return fingerprint_key(self.shop, self.order_id)
 
-    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
+    @property
+    def value(self) -> str:
+        """The fingerprint to compare and remember."""
+        return self.fingerprint
+
+    def reason(self, stored: str) -> str:
         """Why not to enqueue: nothing the print order depends on changed."""
-        stored = values.get(self.keys[0])
-        if stored is not None and _text(stored) == self.fingerprint:
-            return "no print-relevant change"
-        return None
-
-    def record(self, pipe: Pipeline) -> None:
-        """Remember this fingerprint as the last one queued."""
-        pipe.set(self.keys[0], self.fingerprint, ex=self.ttl)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("ascii", "replace") if isinstance(value, bytes) else value
+        return "no print-relevant change"
 
 
 def _as_datetime(value: bytes | str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        parsed = datetime.fromisoformat(_text(value))
-    except ValueError:
-        # Not ours or corrupted: treat as unknown rather than block every update of the order.
+        return _EPOCH + timedelta(microseconds=int(value))
+    except (ValueError, OverflowError):
+        # Not ours or corrupted: unknown, as the enqueue script treats it, rather than block every update.
         return None
-    return parsed if parsed.tzinfo is not None else None

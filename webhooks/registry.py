@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from redis.client import Pipeline
-
 from .delivery import Delivery
 
 
+class GuardRule(enum.Enum):
+    """How a guard compares its value with the one stored under its key (inside the enqueue script)."""
+
+    DIFFERS = "differs"  # blocks when the stored value equals this one
+    NOT_OLDER = "not_older"  # blocks when this (integer) value is below the stored one
+
+
 class Guard(Protocol):
-    """A condition checked and recorded atomically with the enqueue (inside the Redis transaction)."""
+    """A compare-and-set on one Redis key, checked and recorded atomically with the enqueue."""
 
-    keys: tuple[str, ...]
+    key: str
+    value: str
+    ttl: int
+    rule: GuardRule
 
-    def blocks(self, values: Mapping[str, bytes | None]) -> str | None:
-        """Why the job must not be enqueued, from values.get(key) of its watched keys; None to go ahead."""
-
-    def record(self, pipe: Pipeline) -> None:
-        """Queue the writes that remember this delivery (inside MULTI)."""
+    def reason(self, stored: str) -> str:
+        """Why the job was not enqueued, given the value stored under the key."""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
@@ -16,7 +17,7 @@ from plugin.queueing import job_options, make_queue
 from plugin.services import get_services
 
 from .delivery import Delivery, Rejection, parse_delivery
-from .enqueue import EnqueueOutcome, enqueue_once
+from .enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once
 from .registry import Ignored
 from .topics import registry
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 QUEUE_UNAVAILABLE = "queue unavailable, retry later"
+# Results the enqueue script counts itself, in its one round trip.
+COUNTED_BY_ENQUEUE = frozenset(outcome.value for outcome in EnqueueOutcome)
 
 
 @bp.post("/webhooks")
@@ -39,9 +42,8 @@ def receive():
         _count(topic, "rejected")
         return _answer(rejection.status, rejection.reason)
     status, result, detail = _dispatch(delivery)
-    if detail != QUEUE_UNAVAILABLE and result != "enqueued":
-        # Enqueued deliveries were counted inside the enqueue transaction; with Redis down the
-        # count would fail too, after another socket timeout: skip it.
+    if result not in COUNTED_BY_ENQUEUE and detail != QUEUE_UNAVAILABLE:
+        # With Redis down the count would fail too, after another socket timeout: skip it.
         _count(delivery.topic, result)
     log_event(
         "webhook",
@@ -65,22 +67,27 @@ def _dispatch(delivery: Delivery) -> tuple[int, str, str | None]:
         return 200, "ignored", f"topic {delivery.topic} not handled"
     services = get_services()
     try:
-        if route.requires_installed_shop and not shops.is_installed(services.database, delivery.shop):
-            # 200, not 4xx: retrying cannot install the shop, and failing deliveries make Shopify
-            # retry for hours and eventually drop the subscription.
-            return 200, "ignored", "shop not installed"
         action = route.handler(delivery)
         if isinstance(action, Ignored):
             return 200, "ignored", action.reason
-        outcome, detail = enqueue_once(
+        enqueue = functools.partial(
+            enqueue_once,
             services.redis,
             make_queue(services.redis),
             delivery,
             action,
             dedupe_ttl=current_app.config["WEBHOOK_DEDUPE_TTL"],
             job_options=job_options(current_app.config),
-            also_on_enqueue=lambda pipe: metrics.count_webhook_in(pipe, delivery.topic, "enqueued", registry.routes),
+            tally=Tally(metrics.METRICS_KEY, metrics.webhook_field_prefix(delivery.topic, registry.routes)),
         )
+        outcome, detail = enqueue(installed=InstalledCheck.CHECK if route.requires_installed_shop else InstalledCheck.SKIP)
+        if outcome is EnqueueOutcome.UNVERIFIED:
+            # No fresh installed mark in Redis: ask the database once, then the mark spares the next deliveries.
+            if not shops.is_installed(services.database, delivery.shop):
+                # 200, not 4xx: retrying cannot install the shop, and failing deliveries make Shopify
+                # retry for hours and eventually drop the subscription.
+                return 200, "ignored", "shop not installed"
+            outcome, detail = enqueue(installed=InstalledCheck.VERIFIED)
     except Rejection as rejection:
         return rejection.status, "rejected", rejection.reason
     except redis.RedisError as exc:
