@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 
 from . import cli, db, health, metrics, oauth, redis_conn, services
 from .config import load_config
@@ -29,6 +30,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config["TOKEN_ENCRYPTION_KEY"]:
         app.config["TOKEN_ENCRYPTION_KEY"] = local_secret(app.instance_path, "token_encryption_key", generate_key)
 
+    app.session_interface = NoCookieSessions()
     db.init_app(app)
     redis_conn.init_app(app)
     services.init_app(app)
@@ -41,3 +43,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(metrics.bp)
     cli.init_app(app)
     return app
+
+
+class NoCookieSessions(SecureCookieSessionInterface):
+    """No state in cookies (OAuth state lives in Redis): no cookie is parsed or signed per request."""
+
+    def open_session(self, app, request):
+        """None: Flask then hands out a NullSession, which refuses writes loudly."""
+        return None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import orjson
 
 from plugin.shop_domain import is_valid_shop_domain
 
@@ -56,8 +57,10 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secrets: list[str]) 
     if not is_valid_shop_domain(shop):
         raise Rejection(400, f"{SHOP_HEADER} is not a *.myshopify.com domain")
     try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        # orjson: a third of the stdlib's time on an order payload, which every delivery pays. It
+        # refuses what Shopify never sends (NaN, a BOM, nesting past 1024) with a ValueError.
+        payload = orjson.loads(body)
+    except ValueError:
         raise Rejection(400, "body is not valid JSON") from None
     if not isinstance(payload, dict):
         raise Rejection(400, "body is not a JSON object")
