@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import threading
 import time
@@ -112,6 +113,22 @@ def test_local_server_stop_cuts_keepalive_and_restart_keeps_port():
     server.start()
     try:
         assert server.url == url and requests.post(url + "/x", timeout=5).status_code == 200
+    finally:
+        server.stop()
+
+
+def test_local_server_keeps_connections_alive():
+    """Two calls travel on one TCP connection, as with the real APIs (and a request body is drained)."""
+    server = LocalServer(Receiver()).start()
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        connection.request("POST", "/x", body=b"first")
+        first = connection.getresponse()
+        assert first.read() == b"ok" and not first.will_close
+        sock = connection.sock
+        connection.request("POST", "/x", body=b"second")
+        assert connection.getresponse().read() == b"ok" and connection.sock is sock
+        connection.close()
     finally:
         server.stop()
 
