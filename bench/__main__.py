@@ -207,10 +207,12 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
     first = min(job.started_at for job in jobs)
     last = max(job.ended_at for job in jobs)
     busy = (last - first).total_seconds()
+    # RQ stamps started_at right before calling the job function and ended_at right after it.
+    in_function = sum((job.ended_at - job.started_at).total_seconds() for job in jobs) / len(jobs)
     return {
         "jobs": expected, "workers": workers, "failed": bench.queue.failed_job_registry.count,
         "drain_seconds": wall, "jobs_per_second": expected / busy, "jobs_per_second_per_process": expected / busy / workers,
-        "cpu_seconds": cpu,
+        "in_job_function_ms": 1000 * in_function, "cpu_seconds": cpu,
     }
 
 
@@ -266,6 +268,10 @@ def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
     result["per_job_cpu_ms_noop"] = 1000 * noop["cpu_seconds"]["workers"] / noop["jobs"]
     result["real_vs_noop_cpu_ratio"] = result["per_job_cpu_ms_real"] / result["per_job_cpu_ms_noop"]
     result["per_job_cpu_ms_fakes"] = 1000 * real["cpu_seconds"]["fakes_and_bench"] / real["jobs"]
+    # The worker's overhead: a job's time outside its function (dequeue, RQ's bookkeeping, the
+    # heartbeat thread, the outcome callbacks), set against a whole no-op job.
+    result["worker_overhead_ms_real"] = result["per_job_ms_real"] - real["in_job_function_ms"]
+    result["worker_overhead_vs_noop_ratio"] = result["worker_overhead_ms_real"] / result["per_job_ms_noop"]
     return result
 
 
@@ -322,7 +328,8 @@ def summary(f: dict) -> str:
         f"per job: real {burst['per_job_ms_real']:.1f} ms vs no-op {burst['per_job_ms_noop']:.1f} ms → {burst['real_vs_noop_ratio']:.1f}×"
         f" (target ≤ 2×); worker CPU per job: real {burst['per_job_cpu_ms_real']:.1f} ms vs no-op"
         f" {burst['per_job_cpu_ms_noop']:.1f} ms → {burst['real_vs_noop_cpu_ratio']:.1f}×; the fakes' CPU per real job"
-        f" {burst['per_job_cpu_ms_fakes']:.1f} ms; no-op jobs/s: in-process worker {burst['noop_simple_worker']['jobs_per_second']:.0f},"
+        f" {burst['per_job_cpu_ms_fakes']:.1f} ms; worker overhead outside the job function"
+        f" {burst['worker_overhead_ms_real']:.1f} ms = {burst['worker_overhead_vs_noop_ratio']:.1f}× the no-op job; no-op jobs/s: in-process worker {burst['noop_simple_worker']['jobs_per_second']:.0f},"
         f" forking rq worker {burst['noop_forking_worker']['jobs_per_second']:.0f},"
         f" forking with an app-importing job module {burst['noop_forking_worker_app_module']['jobs_per_second']:.0f}")
     return "\n".join(lines)

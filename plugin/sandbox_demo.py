@@ -156,7 +156,7 @@ class Demo:
             return
         result.deliveries.append(answer)
         if answer == "enqueued":
-            # The receiver stores the job id under the delivery's dedupe key, in the same transaction.
+            # The receiver stores the job id under the delivery's dedupe key, in the same script call.
             job_id = self.connection.get(dedupe_key(SimpleNamespace(topic=topic, webhook_id=webhook_id)))
             if job_id:
                 result.job_ids.append(job_id.decode())

@@ -139,3 +139,15 @@ def test_job_carries_primitive_arguments(live_app, installed_shop, queue):
     assert job.func_name == "jobs.cancellation.mirror_cancellation"
     assert job.kwargs == {"shop": SHOP, "order_id": "820982911946154508", "topic": "orders/cancelled", "webhook_id": "prim"}
     assert job.retries_left == 3
+
+
+def test_installed_mark_spares_the_database_and_shops_remove_drops_it(app, live_app, installed_shop, queue, redis_client):
+    """The first delivery reads the database and leaves a mark; after `shops remove` the door says no at once."""
+    first = post(live_app.url, b'{"id": 820982911946154508}', **{"X-Shopify-Webhook-Id": "mark-1"})
+    assert first.json()["message"] == "enqueued"
+    assert redis_client.ttl(f"print-mirror:installed:{SHOP}") > 0
+    assert app.test_cli_runner().invoke(args=["shops", "remove", SHOP]).exit_code == 0
+    assert not redis_client.exists(f"print-mirror:installed:{SHOP}")
+    after = post(live_app.url, b'{"id": 820982911946154509}', **{"X-Shopify-Webhook-Id": "mark-2"})
+    assert after.status_code == 200 and after.json()["message"] == "shop not installed"
+    assert queue.count == 1

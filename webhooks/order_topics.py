@@ -42,7 +42,7 @@ def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
 def order_updated(delivery: Delivery) -> JobRequest | Ignored:
     """A store order changed: queue a job only for a newer update whose print-relevant fields changed.
 
-    Both checks run inside the enqueue transaction, so a note or tag edit (the app's own writes
+    Both checks run inside the enqueue script, so a note or tag edit (the app's own writes
     included) costs one Redis round trip and never a job.
     """
     state = print_state_of(delivery.payload)
