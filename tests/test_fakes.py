@@ -186,6 +186,15 @@ def test_gelato_search_filters_and_paginates_beyond_100(gelato, g):
     assert malformed.status_code == 400
 
 
+def test_gelato_search_by_several_references_keeps_creation_order(gelato, g):
+    """Orders of several references come back interleaved as created; a deleted draft is gone."""
+    made = [gelato.add_order(ref) for ref in ("r1", "r2", "r1", "r3", "r2")]
+    draft = gelato.add_order("r1", order_type="draft")
+    assert g.delete(g.url(f"/v4/orders/{draft}")).status_code == 204
+    found = g.post(g.url("/v4/orders:search"), json={"orderReferenceIds": ["r2", "r1"]}).json()["orders"]
+    assert [o["id"] for o in found] == [made[0], made[1], made[2], made[4]]
+
+
 def test_gelato_split_orders_are_connected(gelato, g):
     """A split order is several orders sharing the reference, each listing the others."""
     first, second = gelato.add_split_order("2001", statuses=["passed", "printed"])

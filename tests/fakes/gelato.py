@@ -105,6 +105,9 @@ class FakeGelato(FakeService):
         # Products that print without artwork; POST /v4/orders lets their items omit `files`.
         self.products_without_files: set[str] = set()
         self._orders: dict[str, dict] = {}  # insertion order == creation order == search order
+        # orderReferenceId → order ids, in creation order: a search by reference (what the app
+        # sends) stays as fast with thousands of orders seeded as with one, as Gelato's does.
+        self._by_reference: dict[str, list[str]] = {}
         self._hooks: list[dict] = []
         self._routes = Map(
             [
@@ -155,7 +158,7 @@ class FakeGelato(FakeService):
                 shipping_address=shipping_address,
             )
             order["connectedOrderIds"] = list(connected_order_ids)
-            self._orders[order_id] = order
+            self._store(order)
             return order_id
 
     def add_split_order(
@@ -244,6 +247,7 @@ class FakeGelato(FakeService):
         with self._lock:
             self._reset_common()
             self._orders.clear()
+            self._by_reference.clear()
             self._hooks.clear()
             self.products_without_files.clear()
 
@@ -307,7 +311,7 @@ class FakeGelato(FakeService):
         countries = body.get("countries")
         text = body.get("search")
         matches = []
-        for order in self._orders.values():
+        for order in self._candidates(filters.get("orderReferenceId")):
             if any(order.get(f) not in allowed for f, allowed in filters.items()):
                 continue
             if countries is not None and order["shippingAddress"].get("country") not in countries:
@@ -316,6 +320,19 @@ class FakeGelato(FakeService):
                 continue
             matches.append(self._summary(order))
         return json_response({"orders": matches[offset : offset + limit]})
+
+    def _store(self, order: dict) -> None:
+        """Add a new order, indexed by its orderReferenceId."""
+        self._orders[order["id"]] = order
+        self._by_reference.setdefault(order["orderReferenceId"], []).append(order["id"])
+
+    def _candidates(self, reference_ids: set | None):
+        """The orders a search may match, in creation order: those with the references, or all."""
+        if reference_ids is None:
+            return list(self._orders.values())
+        ids = [order_id for ref in reference_ids if isinstance(ref, str) for order_id in self._by_reference.get(ref, ())]
+        position = {order_id: index for index, order_id in enumerate(self._orders)} if len(reference_ids) > 1 else None
+        return [self._orders[order_id] for order_id in (sorted(ids, key=position.get) if position else ids)]
 
     @staticmethod
     def _text_matches(order: dict, text: str) -> bool:
@@ -437,7 +454,7 @@ class FakeGelato(FakeService):
             shipping_address=address,
         )
         order["shipmentMethodUid"] = body.get("shipmentMethodUid")
-        self._orders[order_id] = order
+        self._store(order)
         return json_response(copy.deepcopy(order))
 
     def _ep_delete(self, body: Any, order_id: str) -> Response:
@@ -446,6 +463,7 @@ class FakeGelato(FakeService):
         if order["orderType"] != "draft":
             raise _ApiError(409, "conflict", "Only draft orders can be deleted; cancel the order instead")
         del self._orders[order_id]
+        self._by_reference[order["orderReferenceId"]].remove(order_id)
         return Response(status=204)
 
     # -- helpers ---------------------------------------------------------------------------
