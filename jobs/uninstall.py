@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from plugin import shops
-from plugin.installed_marks import forget_installed
 from plugin.errors import InvalidPayload
+from plugin.installed_marks import forget_installed
 from plugin.logs import log_event
 from plugin.shop_domain import is_valid_shop_domain
 

@@ -7,11 +7,11 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from jobs.failure import on_job_failure
+from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
 from plugin.metrics import on_job_success
 from plugin.queueing import job_options, make_queue
 from webhooks.delivery import Delivery
-from jobs.failure import on_job_failure
-from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
 from webhooks.enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once
 from webhooks.order_guards import FingerprintGuard
 from webhooks.registry import Ignored, JobRequest, TopicRegistry
