@@ -34,6 +34,9 @@ local guards = tonumber(ARGV[6])
 local function count(result)
   if prefix ~= '' then redis.call('HINCRBY', tally, prefix .. result, 1) end
 end
+local function remember(passed)
+  for _, p in ipairs(passed) do redis.call('SET', p[1], p[2], 'EX', p[3]) end
+end
 if installed == 'check' and redis.call('EXISTS', mark) == 0 then return {'unverified'} end
 if installed == 'verified' then redis.call('SET', mark, '1', 'EX', mark_ttl) end
 if redis.call('EXISTS', marker) == 1 then count('duplicate'); return {'duplicate'} end
@@ -56,7 +59,7 @@ for i = 1, guards do
   if blocked then
     -- Guards that passed still remember this delivery: e.g. a newer update that changed nothing
     -- moves "newest seen" on, so an older crossed delivery arriving later is refused as stale.
-    for _, p in ipairs(passed) do redis.call('SET', p[1], p[2], 'EX', p[3]) end
+    remember(passed)
     count('guarded')
     return {'guarded', tostring(i), stored}
   end
@@ -72,7 +75,7 @@ while a <= #ARGV do
   redis.call(unpack(command))
   a = a + 2 + argc
 end
-for _, p in ipairs(passed) do redis.call('SET', p[1], p[2], 'EX', p[3]) end
+remember(passed)
 redis.call('SET', marker, job_id, 'EX', marker_ttl)
 count('enqueued')
 return {'enqueued'}
