@@ -15,6 +15,7 @@ from plugin.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
 from .failure_notes import note_recovery
+from .ledger import OrderLedger
 from .locks import order_lock
 from .runtime import services
 from .store_report import add_tag_once, write_paragraph_once
@@ -40,8 +41,9 @@ def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled
         provider = svc.provider()
         outcomes = cancel_print_orders(provider, order_id)
         activity.record(svc.database, shop, order_id, topic, outcomes)
-        report = report_cancellation(svc, shop, order_id, provider.name, outcomes)
-        note_recovery(svc, svc.admin_client(shop), shop, order_id, {o.print_order_id or "": o.outcome for o in outcomes})
+        ledger = OrderLedger(svc.database, shop, order_id)
+        report = report_cancellation(svc, ledger, provider.name, outcomes)
+        note_recovery(svc, svc.admin_client(shop), ledger, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(
@@ -97,12 +99,12 @@ def _after_refusal(provider: PrintProvider, print_order: PrintOrder, action: str
     return Outcome(fresh.id, fresh.status, action, TOO_LATE)
 
 
-def report_cancellation(svc, shop: str, order_id: str, provider_name: str, outcomes: list[Outcome]) -> str:
+def report_cancellation(svc, ledger: OrderLedger, provider_name: str, outcomes: list[Outcome]) -> str:
     """Note and tag the store order: too late → paragraph + tag; cancelled in time → tag; else nothing."""
     too_late = [(o.print_order_id, o.status_seen or "unknown") for o in outcomes if o.outcome == TOO_LATE]
     cancelled = [o.print_order_id for o in outcomes if o.outcome in (CANCELLED, ALREADY_CANCELED)]
     if too_late:
-        client = svc.admin_client(shop)
+        client = svc.admin_client(ledger.shop)
         status_by_id = dict(too_late)
 
         def compose(pending: list[tuple[str, str]], ref: str) -> str:
@@ -110,13 +112,11 @@ def report_cancellation(svc, shop: str, order_id: str, provider_name: str, outco
                 provider_name, [(p, status_by_id[p]) for p, _ in pending], cancelled, ref, datetime.now(timezone.utc)
             )
 
-        write_paragraph_once(
-            svc.database, client, shop, order_id, [(p, ENTRY_CANCEL_TOO_LATE) for p, _ in too_late], compose
-        )
-        add_tag_once(svc.database, client, shop, order_id, TAG_CANCEL_TOO_LATE)
+        write_paragraph_once(ledger, client, [(p, ENTRY_CANCEL_TOO_LATE) for p, _ in too_late], compose)
+        add_tag_once(ledger, client, TAG_CANCEL_TOO_LATE)
         return "too_late_noted"
     if cancelled:
         # Not-found print orders do not block the tag: nothing of theirs will be printed.
-        add_tag_once(svc.database, svc.admin_client(shop), shop, order_id, TAG_CANCELLED)
+        add_tag_once(ledger, svc.admin_client(ledger.shop), TAG_CANCELLED)
         return "tagged_cancelled"
     return "untouched"

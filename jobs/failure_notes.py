@@ -13,7 +13,8 @@ from plugin.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
 from .locks import order_lock
-from .store_report import STORE_ORDER, add_tag_once, entries_with_prefix, remove_tag, write_paragraph_once
+from .ledger import STORE_ORDER, OrderLedger
+from .store_report import add_tag_once, remove_tag, write_paragraph_once
 
 TAG_MIRROR_FAILED = "print-mirror-failed"
 FAILED_PREFIX = "mirror-failed:"
@@ -46,18 +47,19 @@ def report_final_failure(svc, job, error: BaseException | None, attempts: int) -
 
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
         client = svc.admin_client(shop)
-        write_paragraph_once(svc.database, client, shop, order_id, [(STORE_ORDER, key)], compose)
-        add_tag_once(svc.database, client, shop, order_id, TAG_MIRROR_FAILED)
+        ledger = OrderLedger(svc.database, shop, order_id)
+        write_paragraph_once(ledger, client, [(STORE_ORDER, key)], compose)
+        add_tag_once(ledger, client, TAG_MIRROR_FAILED)
     log_event("mirror_failed_noted", shop=shop, order_id=order_id, job_id=job.id)
     return True
 
 
-def note_recovery(svc, client, shop: str, order_id: str, summary: dict[str, str]) -> bool:
+def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> bool:
     """After a success, say so on an order that carries an unresolved failure note; call under the order lock."""
-    failed = entries_with_prefix(svc.database, shop, order_id, FAILED_PREFIX)
+    failed = ledger.store_order_keys(FAILED_PREFIX)
     if not failed:
         return False
-    recovered = set(entries_with_prefix(svc.database, shop, order_id, RECOVERED_PREFIX))
+    recovered = set(ledger.store_order_keys(RECOVERED_PREFIX))
     open_failures = [k for k in failed if RECOVERED_PREFIX + k[len(FAILED_PREFIX):] not in recovered]
     if not open_failures:
         return False
@@ -66,8 +68,8 @@ def note_recovery(svc, client, shop: str, order_id: str, summary: dict[str, str]
     def compose(_pending, ref: str) -> str:
         return paragraphs.mirror_recovered(svc.provider().name, summary, ref, datetime.now(timezone.utc))
 
-    write_paragraph_once(svc.database, client, shop, order_id, entries, compose)
-    remove_tag(svc.database, client, shop, order_id, TAG_MIRROR_FAILED)
+    write_paragraph_once(ledger, client, entries, compose)
+    remove_tag(ledger, client, TAG_MIRROR_FAILED)
     return True
 
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from plugin.activity import Outcome
-from plugin.db import Database
 from plugin.errors import ProviderError
-from plugin.models import NoteEntry
 from plugin.providers import NewPrintOrder, PrintOrder, PrintProvider
 
 from .cancellation import ALREADY_CANCELED, CANCELLED, TOO_LATE, cancel_one
+from .ledger import OrderLedger
 from .print_changes import Decision, PrintChange, StoreState, matches, replacement_for
-from .store_report import pending_entries
 
 # Ledger entry keys, per old print order. The intent is written before the cancel so that a job
 # retried after "cancelled, but the create failed or crashed" still knows it owes a replacement.
@@ -30,18 +28,16 @@ REPORT_REPLACE_FAILED = "replace_failed"
 REPORT_TOO_LATE = "change_too_late"
 
 
-def owes_replacement(database: Database, shop: str, order_id: str, print_order_id: str) -> bool:
+def owes_replacement(ledger: OrderLedger, print_order_id: str) -> bool:
     """True when a replacement of this print order was started and neither placed nor refused yet."""
     entries = [(print_order_id, INTENT), (print_order_id, DONE), (print_order_id, REFUSED)]
-    pending = pending_entries(database, shop, order_id, entries)
+    pending = ledger.pending(entries)
     return entries[0] not in pending and entries[1] in pending and entries[2] in pending
 
 
 def cancel_and_replace(
-    database: Database,
+    ledger: OrderLedger,
     provider: PrintProvider,
-    shop: str,
-    order_id: str,
     store: StoreState,
     old: PrintOrder,
     change: PrintChange,
@@ -55,7 +51,7 @@ def cancel_and_replace(
     """
     wanted = replacement_for(store, old)
     if not old.is_canceled:
-        _remember_intent(database, shop, order_id, old.id)
+        _remember_intent(ledger, old.id)
         cancelled = cancel_one(provider, old)
         if cancelled.outcome == TOO_LATE:
             outcome = Outcome(old.id, cancelled.status_seen, "replace", "change_too_late", detail="cancel refused")
@@ -96,13 +92,11 @@ def _replaced(old: PrintOrder, placed: PrintOrder, change: PrintChange) -> Decis
     return Decision(outcome, REPORT_REPLACED, change, new_print_order=placed)
 
 
-def _remember_intent(database: Database, shop: str, order_id: str, print_order_id: str) -> None:
-    if not pending_entries(database, shop, order_id, [(print_order_id, INTENT)]):
+def _remember_intent(ledger: OrderLedger, print_order_id: str) -> None:
+    if not ledger.pending([(print_order_id, INTENT)]):
         return
     try:
-        with database.session() as session:
-            session.add(NoteEntry(shop=shop, store_order_id=order_id, print_order_id=print_order_id,
-                                  entry_key=INTENT, ref="intent"))
+        ledger.remember([(print_order_id, INTENT)], "intent")
     except IntegrityError:
         # Written by a concurrent run between our check and insert: the intent is there, as wanted.
         pass

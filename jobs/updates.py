@@ -27,6 +27,7 @@ from .cancellation import (
     mirror_cancellation,
 )
 from .failure_notes import note_recovery
+from .ledger import OrderLedger
 from .locks import order_lock
 from .print_changes import Decision, PrintChange, StoreState, compare, replacement_problem, replacement_for
 from .print_changes import store_state_from_args
@@ -81,6 +82,7 @@ def mirror_update(
     svc = services()
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
         provider = svc.provider()
+        ledger = OrderLedger(svc.database, shop, order_id)
         newest = newest_updated_at(svc.redis, shop, order_id)
         if newest is not None and store.updated_at < newest:
             # A newer update was queued after this one: its job mirrors the newer state. Acting on
@@ -88,10 +90,10 @@ def mirror_update(
             detail = f"newer update {newest.isoformat()} queued"
             decisions = [Decision(Outcome(None, None, "compare", SUPERSEDED, detail=detail))]
         else:
-            decisions = mirror_changes(svc.database, provider, shop, order_id, store, _cancel_and_replace_on(svc.database, shop))
+            decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
-        report = report_update(svc, shop, order_id, provider.name, store, decisions)
-        note_recovery(svc, svc.admin_client(shop), shop, order_id,
+        report = report_update(svc, ledger, provider.name, store, decisions)
+        note_recovery(svc, svc.admin_client(shop), ledger,
                       {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:
         log_event(
@@ -103,18 +105,16 @@ def mirror_update(
             "store_order": report}
 
 
-def mirror_changes(
-    database: Database, provider: PrintProvider, shop: str, order_id: str, store: StoreState, replace_on: bool
-) -> list[Decision]:
+def mirror_changes(ledger: OrderLedger, provider: PrintProvider, store: StoreState, replace_on: bool) -> list[Decision]:
     """Decide and act for every print order of the store order; one Decision each."""
-    found = provider.find_orders(order_id)
+    found = provider.find_orders(ledger.order_id)
     if not found:
         return [Decision(Outcome(None, None, "search", NO_PRINT_ORDERS))]
     decisions: list[Decision] = []
     owed: list[PrintOrder] = []
     live: list[PrintOrder] = []
     for summary in found:
-        owes = summary.is_canceled and owes_replacement(database, shop, order_id, summary.id)
+        owes = summary.is_canceled and owes_replacement(ledger, summary.id)
         if summary.is_canceled and not owes:
             decisions.append(Decision(Outcome(summary.id, summary.status, "none", ALREADY_CANCELED)))
             continue
@@ -131,17 +131,15 @@ def mirror_changes(
     # Replacements owed by an interrupted earlier run come first, so the orders they placed are
     # recognised before being mirrored themselves.
     for old in owed:
-        decisions.append(cancel_and_replace(database, provider, shop, order_id, store, old, compare(store, old), live))
+        decisions.append(cancel_and_replace(ledger, provider, store, old, compare(store, old), live))
     for order in live:
-        decisions.append(decide(database, provider, shop, order_id, store, order, live, replace_on))
+        decisions.append(decide(ledger, provider, store, order, live, replace_on))
     return decisions
 
 
 def decide(
-    database: Database,
+    ledger: OrderLedger,
     provider: PrintProvider,
-    shop: str,
-    order_id: str,
     store: StoreState,
     order: PrintOrder,
     live: list[PrintOrder],
@@ -164,20 +162,18 @@ def decide(
     if not change.automatic:
         return _needs_action(order, change, "one line item is spread over several print items")
     if order.is_draft:
-        return _patch_draft(database, provider, shop, order_id, store, order, change, live, replace_on)
+        return _patch_draft(ledger, provider, store, order, change, live, replace_on)
     if replace_on:
         problem = replacement_problem(replacement_for(store, order))
         if problem:
             return _needs_action(order, change, f"cannot replace: {problem}")
-        return cancel_and_replace(database, provider, shop, order_id, store, order, change, live)
+        return cancel_and_replace(ledger, provider, store, order, change, live)
     return _needs_action(order, change)
 
 
 def _patch_draft(
-    database: Database,
+    ledger: OrderLedger,
     provider: PrintProvider,
-    shop: str,
-    order_id: str,
     store: StoreState,
     order: PrintOrder,
     change: PrintChange,
@@ -200,7 +196,7 @@ def _patch_draft(
             return Decision(Outcome(order.id, order.status, "patch", NOT_FOUND))
         if fresh.is_draft or fresh.is_canceled:
             return _needs_action(fresh, change, "the draft refused the edit")
-        return decide(database, provider, shop, order_id, store, fresh, live, replace_on)
+        return decide(ledger, provider, store, fresh, live, replace_on)
     outcome = Outcome(order.id, order.status, "patch", PATCHED, detail=_detail(applicable))
     if removals.items:
         return Decision(replace(outcome, detail=f"{outcome.detail}; removal left to the merchant"), REPORT_NEEDS_ACTION, removals)
@@ -229,7 +225,7 @@ def _cancel_and_replace_on(database: Database, shop: str) -> bool:
         return bool(row is not None and row.cancel_and_replace)
 
 
-def report_update(svc, shop: str, order_id: str, provider_name: str, store: StoreState, decisions: list[Decision]) -> str:
+def report_update(svc, ledger: OrderLedger, provider_name: str, store: StoreState, decisions: list[Decision]) -> str:
     """Note and tag the store order for what was too late, needs the merchant, or was replaced."""
     by_report: dict[str, list[Decision]] = {}
     for d in decisions:
@@ -241,12 +237,12 @@ def report_update(svc, shop: str, order_id: str, provider_name: str, store: Stor
     def admin():
         """One Admin client for all writes of this report, made only if something is written."""
         nonlocal client
-        client = client or svc.admin_client(shop)
+        client = client or svc.admin_client(ledger.shop)
         return client
 
     def note(entries: dict[tuple[str, str], object], compose) -> None:
         """Append one paragraph about the entries not written yet (ledger entry → compose row)."""
-        write_paragraph_once(svc.database, admin(), shop, order_id, list(entries),
+        write_paragraph_once(ledger, admin(), list(entries),
                              lambda pending, ref: compose([entries[e] for e in pending], ref, datetime.now(timezone.utc)))
 
     def facts(report: str, prefix: str, too_late: bool) -> dict[tuple[str, str], tuple[str, str, str]]:
@@ -262,12 +258,12 @@ def report_update(svc, shop: str, order_id: str, provider_name: str, store: Stor
     if REPORT_TOO_LATE in by_report:
         note(facts(REPORT_TOO_LATE, ENTRY_CHANGE_TOO_LATE, True),
              lambda rows, ref, when: paragraphs.change_too_late(provider_name, _by_print_order(rows), ref, when))
-        add_tag_once(svc.database, admin(), shop, order_id, TAG_CHANGE_TOO_LATE)
+        add_tag_once(ledger, admin(), TAG_CHANGE_TOO_LATE)
         written.append("too_late_noted")
     if REPORT_NEEDS_ACTION in by_report:
         note(facts(REPORT_NEEDS_ACTION, ENTRY_CHANGE_NEEDS_ACTION, False),
              lambda rows, ref, when: paragraphs.change_needs_action(provider_name, _by_print_order(rows), ref, when))
-        add_tag_once(svc.database, admin(), shop, order_id, TAG_CHANGE_NEEDS_ACTION)
+        add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
         written.append("needs_action_noted")
     if REPORT_REPLACED in by_report:
         note({(d.outcome.print_order_id, DONE):
@@ -280,12 +276,12 @@ def report_update(svc, shop: str, order_id: str, provider_name: str, store: Stor
               (d.outcome.print_order_id, d.extra["reason"], _summary(store, d.extra["wanted"].address, d.extra["wanted"].items))
               for d in by_report[REPORT_REPLACE_FAILED]},
              lambda rows, ref, when: paragraphs.replacement_refused(provider_name, rows, ref, when))
-        add_tag_once(svc.database, admin(), shop, order_id, TAG_CHANGE_NEEDS_ACTION)
+        add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
         written.append("replace_failed_noted")
     finished = (CANCELLED, ALREADY_CANCELED, NOT_FOUND)
     if REPORT_CANCELLED in by_report and all(d.outcome.outcome in finished for d in decisions):
         # Tagged like a cancellation only when nothing of the store order is left to print.
-        add_tag_once(svc.database, admin(), shop, order_id, TAG_CANCELLED)
+        add_tag_once(ledger, admin(), TAG_CANCELLED)
         written.append("tagged_cancelled")
     return ",".join(written) or "untouched"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from .db import Database
 from .models import Activity
@@ -25,21 +25,16 @@ class Outcome:
 
 def record(database: Database, shop: str, order_id: str, topic: str | None, outcomes: list[Outcome]) -> None:
     """Store each outcome as one activity row."""
+    rows = [
+        dict(shop=shop, store_order_id=order_id, print_order_id=o.print_order_id, topic=topic, status_seen=o.status_seen,
+             action=o.action, outcome=o.outcome, error=o.error, detail=o.detail)
+        for o in outcomes
+    ]
+    if not rows:
+        return
+    # A bulk INSERT, not the ORM's unit of work: nothing is read back, and every job pays this.
     with database.session() as session:
-        session.add_all(
-            Activity(
-                shop=shop,
-                store_order_id=order_id,
-                print_order_id=o.print_order_id,
-                topic=topic,
-                status_seen=o.status_seen,
-                action=o.action,
-                outcome=o.outcome,
-                error=o.error,
-                detail=o.detail,
-            )
-            for o in outcomes
-        )
+        session.execute(insert(Activity), rows)
 
 
 def query(
