@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 from datetime import datetime, timezone
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app, request
 from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
@@ -113,6 +114,11 @@ def _field(*parts: str) -> str:
 @bp.get("/metrics")
 def metrics():
     """Every counter, the queue depth and the webhook→provider histogram, in Prometheus text format."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token and not _bearer_matches(request.headers.get("Authorization"), token):
+        # Checked before Redis is touched: an unauthenticated caller costs the app nothing.
+        return Response("# metrics need Authorization: Bearer <METRICS_TOKEN>\n", 401, content_type=PROMETHEUS_CONTENT_TYPE,
+                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
     connection = get_services().redis
     try:
         queue = make_queue(connection)
@@ -120,6 +126,12 @@ def metrics():
     except redis.RedisError as exc:
         return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
     return Response(body, 200, content_type=PROMETHEUS_CONTENT_TYPE)
+
+
+def _bearer_matches(header: str | None, token: str) -> bool:
+    """True when the Authorization header is "Bearer <token>" (compared in constant time)."""
+    scheme, _, given = (header or "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def read_counters(connection: redis.Redis) -> dict[tuple[str, ...], float]:

@@ -122,3 +122,16 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
     # Every family is announced once with HELP and TYPE before its samples.
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
     assert len(names) == len(set(names)) == 7
+
+
+def test_metrics_token_is_required_when_set(redis_client, redis_url, database_url, gelato, shopify):
+    app = create_app(app_config(redis_url, database_url, gelato, shopify, METRICS_TOKEN="scrape-me-9f2c"))
+    with LocalServer(app) as server:
+        missing = requests.get(server.url + "/metrics", timeout=5)
+        wrong = requests.get(server.url + "/metrics", headers={"Authorization": "Bearer scrape-me-9f2"}, timeout=5)
+        basic = requests.get(server.url + "/metrics", headers={"Authorization": "Basic scrape-me-9f2c"}, timeout=5)
+        right = requests.get(server.url + "/metrics", headers={"Authorization": "Bearer scrape-me-9f2c"}, timeout=5)
+    assert [missing.status_code, wrong.status_code, basic.status_code] == [401, 401, 401]
+    assert missing.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "print_mirror_" not in missing.text and "scrape-me" not in missing.text
+    assert right.status_code == 200 and "print_mirror_workers" in right.text
