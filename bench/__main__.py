@@ -62,7 +62,7 @@ class Bench:
             "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING",
             "INSTANCE_PATH": os.path.join(workdir, "instance"),
         })
-        app = create_app({k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")})
+        app = create_app({k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")})
         upgrade(app.extensions["database"].url)
         install_shop(app.extensions["database"], app.extensions["services"].cipher, SHOP, token)
         self.redis = redis.Redis.from_url(redis_url)

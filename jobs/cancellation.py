@@ -14,6 +14,7 @@ from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintP
 from plugin.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
+from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
 from .failure_notes import note_recovery
 from .ledger import OrderLedger
 from .locks import order_lock
@@ -33,17 +34,26 @@ NO_PRINT_ORDERS = "no_print_orders"
 
 
 def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled", webhook_id: str | None = None) -> dict:
-    """Cancel every print order of the store order at the provider; report what came too late."""
+    """Once Shopify confirms the store order is cancelled, cancel its print orders; report what came too late."""
     check_order_args(shop, order_id)
     started = time.perf_counter()
     svc = services()
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
-        provider = svc.provider()
-        outcomes = cancel_print_orders(provider, order_id)
-        activity.record(svc.database, shop, order_id, topic, outcomes)
-        ledger = OrderLedger(svc.database, shop, order_id)
-        report = report_cancellation(svc, ledger, provider.name, outcomes)
-        note_recovery(svc, svc.admin_client(shop), ledger, {o.print_order_id or "": o.outcome for o in outcomes})
+        store = read_store_state(svc.admin_client(shop), order_id)
+        if store is None or not store.cancelled:
+            reason = ORDER_NOT_FOUND if store is None else NOT_CANCELLED
+            return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_cancellation", reason)
+        return cancel_confirmed(svc, shop, order_id, topic, webhook_id, started)
+
+
+def cancel_confirmed(svc, shop: str, order_id: str, topic: str, webhook_id: str | None, started: float) -> dict:
+    """Cancel the print orders of a store order Shopify says is cancelled (the caller holds the order lock)."""
+    provider = svc.provider()
+    outcomes = cancel_print_orders(provider, order_id)
+    activity.record(svc.database, shop, order_id, topic, outcomes)
+    ledger = OrderLedger(svc.database, shop, order_id)
+    report = report_cancellation(svc, ledger, provider.name, outcomes)
+    note_recovery(svc, svc.admin_client(shop), ledger, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(

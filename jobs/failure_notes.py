@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from rq.exceptions import AbandonedJobError
 
-from plugin.errors import AdminUnauthorized, InvalidPayload, MirrorError, ReauthorizationRequired, ShopNotInstalled
+from plugin.errors import AdminForbidden, AdminUnauthorized, InvalidPayload, MirrorError, ReauthorizationRequired, ShopNotInstalled
 from plugin.logs import log_event
 from plugin.shop_domain import is_valid_shop_domain
 
@@ -26,7 +26,7 @@ MIRROR_JOBS = {
 }
 # Failures the store order cannot be told about: the arguments name no real order, or the
 # Admin API refuses us (the note would fail the same way).
-_CANNOT_TELL = (InvalidPayload, ReauthorizationRequired, AdminUnauthorized, ShopNotInstalled)
+_CANNOT_TELL = (InvalidPayload, ReauthorizationRequired, AdminUnauthorized, AdminForbidden, ShopNotInstalled)
 
 log = logging.getLogger(__name__)
 

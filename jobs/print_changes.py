@@ -8,17 +8,17 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from plugin.activity import Outcome
-from plugin.errors import InvalidPayload
+from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, NewPrintOrder, PrintItem, PrintOrder
-from webhooks.print_fingerprint import ADDRESS_FIELDS, NAME_PARTS, LineItemState, fold, parse_timestamp
+from webhooks.delivery import Rejection
+from webhooks.print_fingerprint import ADDRESS_FIELDS, NAME_PARTS, LineItemState, fold, parse_timestamp, print_state_of
 
-_ADDRESS_ARG_FIELDS = frozenset((*ADDRESS_FIELDS, *NAME_PARTS))
-_MAX_TEXT = 255
+_STORE_ADDRESS_FIELDS = frozenset((*ADDRESS_FIELDS, *NAME_PARTS))
 
 
 @dataclass(frozen=True)
 class StoreState:
-    """The store order's print-relevant state as the job received it (from the webhook)."""
+    """The store order's print-relevant state, as the Admin API answered when the job ran."""
 
     updated_at: datetime
     cancelled: bool
@@ -97,15 +97,22 @@ class Decision:
     extra: dict = field(default_factory=dict)
 
 
-def store_state_from_args(updated_at: object, cancelled: object, address: object, line_items: object) -> StoreState:
-    """Check the job's primitive arguments; InvalidPayload for anything no retry can fix."""
+def updated_at_arg(updated_at: object) -> datetime:
+    """The job's updated_at argument as an aware datetime; InvalidPayload when no retry can fix it."""
     try:
-        when = parse_timestamp(updated_at)
+        return parse_timestamp(updated_at)
     except ValueError as exc:
         raise InvalidPayload(f"job argument updated_at={str(updated_at)[:40]!r}: {exc}") from exc
-    if not isinstance(cancelled, bool):
-        raise InvalidPayload("job argument cancelled must be a boolean")
-    return StoreState(when, cancelled, _address_arg(address), _line_items_arg(line_items))
+
+
+def store_state_of(payload: dict) -> StoreState:
+    """The StoreState of an order read from the Admin API (webhook-shaped); AdminAPIError when unreadable."""
+    try:
+        state = print_state_of(payload)
+    except Rejection as exc:
+        raise AdminAPIError(f"order {payload.get('id')}: Shopify's answer is unreadable: {exc.reason}") from exc
+    address = None if state.address is None else Address(**{k: state.address.get(k, "") for k in _STORE_ADDRESS_FIELDS})
+    return StoreState(state.updated_at, state.cancelled, address, {item.id: item for item in state.line_items})
 
 
 def compare(store: StoreState, print_order: PrintOrder) -> PrintChange:
@@ -180,31 +187,3 @@ def matches(print_order: PrintOrder, wanted: NewPrintOrder) -> bool:
     return have == want and all(
         fold(f, getattr(print_order.address, f)) == fold(f, getattr(wanted.address, f)) for f in ADDRESS_FIELDS
     )
-
-
-def _address_arg(value: object) -> Address | None:
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not set(value) <= _ADDRESS_ARG_FIELDS:
-        raise InvalidPayload("job argument address must map address fields to text")
-    if not all(isinstance(v, str) and len(v) <= _MAX_TEXT for v in value.values()):
-        raise InvalidPayload("job argument address must map address fields to text")
-    return Address(**{k: value.get(k, "") for k in _ADDRESS_ARG_FIELDS})
-
-
-def _line_items_arg(value: object) -> dict[str, LineItemState]:
-    if not isinstance(value, list):
-        raise InvalidPayload("job argument line_items must be a list")
-    items: dict[str, LineItemState] = {}
-    for raw in value:
-        if not isinstance(raw, dict):
-            raise InvalidPayload("job argument line_items must hold objects")
-        item_id, quantity, name = raw.get("id"), raw.get("quantity"), raw.get("name", "")
-        if not (isinstance(item_id, str) and item_id.isascii() and item_id.isdigit()):
-            raise InvalidPayload(f"job argument line item id {str(item_id)[:40]!r} is not a decimal id")
-        if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity < 0:
-            raise InvalidPayload(f"job argument line item {item_id} quantity must be a non-negative integer")
-        if not isinstance(name, str):
-            raise InvalidPayload(f"job argument line item {item_id} name must be text")
-        items[item_id] = LineItemState(item_id, quantity, name[:_MAX_TEXT])
-    return items

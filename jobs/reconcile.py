@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -16,20 +15,21 @@ from plugin.orders_sweep_api import orders_updated_since
 from plugin.queueing import job_options, make_queue
 from plugin.shop_domain import is_valid_shop_domain
 from plugin.errors import InvalidPayload
-from webhooks.delivery import Delivery, Rejection
+from webhooks.delivery import Delivery
 from webhooks.enqueue import EnqueueOutcome, enqueue_once
-from webhooks.topics import registry
+from webhooks.order_guards import SweepGuard, fingerprint_key
+from webhooks.order_topics import MIRROR_UPDATE
+from webhooks.registry import JobRequest
 
 from .runtime import services
-
-log = logging.getLogger(__name__)
 
 RECONCILE_SHOP = "jobs.reconcile.reconcile_shop"
 RECONCILE_ALL = "jobs.reconcile.reconcile_all"
 DUE_KEY = "print-mirror:reconcile:due"
 # Look a little before the last sweep: clocks differ and Shopify's search index lags by seconds.
 OVERLAP = timedelta(minutes=5)
-SWEEP_TOPIC = "orders/updated"
+# The topic of sweep jobs in the activity log and of their dedupe keys.
+SWEEP_TOPIC = "reconcile"
 
 
 # Atomically: first sight sets the due time one interval ahead (a fresh deploy has missed
@@ -68,10 +68,11 @@ def reconcile_all() -> list[str]:
 
 
 def reconcile_shop(shop: str) -> dict:
-    """Feed the orders updated since the shop's last sweep through the orders/updated path.
+    """Queue a mirror job for each order updated since the shop's last sweep that no webhook has queued.
 
-    Each order becomes a synthetic delivery: the receiver's dedupe and guards decide, exactly as
-    for a webhook, whether a job is needed — an order whose webhook was handled costs nothing.
+    The sweep lists only ids, update times and cancellation (the jobs read the rest when they run).
+    An order whose webhook already queued this update, or a newer one, is refused by the same
+    enqueue script and guard keys as a webhook, so it costs nothing.
     """
     if not is_valid_shop_domain(shop):
         raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
@@ -83,27 +84,30 @@ def reconcile_shop(shop: str) -> dict:
             return {"shop": shop, "skipped": "not installed"}
         since = _aware(row.last_reconciled_at or row.installed_at)
     limit = svc.config["RECONCILE_MAX_ORDERS"]
-    route = registry.get(SWEEP_TOPIC)
     queue = make_queue(svc.redis)
-    counts = {"seen": 0, "enqueued": 0, "invalid": 0}
+    counts = {"seen": 0, "enqueued": 0}
     newest = since
-    for payload in orders_updated_since(svc.admin_client(shop), since - OVERLAP, limit):
+    for change in orders_updated_since(svc.admin_client(shop), since - OVERLAP, limit):
         counts["seen"] += 1
-        newest = max(newest, datetime.fromisoformat(payload["updated_at"]))
+        newest = max(newest, change.updated_at)
+        stamp = change.updated_at.isoformat()
         delivery = Delivery(
-            topic=SWEEP_TOPIC, shop=shop, webhook_id=f"reconcile:{payload['id']}:{payload['updated_at']}",
-            event_id=None, triggered_at=None, api_version=None, payload=payload,
+            topic=SWEEP_TOPIC, shop=shop, webhook_id=f"{SWEEP_TOPIC}:{shop}:{change.order_id}:{stamp}",
+            event_id=None, triggered_at=None, api_version=None, payload={},
         )
-        try:
-            outcome, _ = enqueue_once(
-                svc.redis, queue, delivery, route.handler(delivery),
-                dedupe_ttl=svc.config["WEBHOOK_DEDUPE_TTL"], job_options=job_options(svc.config),
-            )
-        except Rejection as rejection:
-            counts["invalid"] += 1
-            log.warning("reconcile %s order %s skipped: %s", shop, payload["id"], rejection.reason)
-            continue
-        counts["enqueued"] += outcome is EnqueueOutcome.ENQUEUED
+        request = JobRequest(
+            func=MIRROR_UPDATE,
+            kwargs={"shop": shop, "order_id": change.order_id, "topic": SWEEP_TOPIC, "webhook_id": delivery.webhook_id,
+                    "updated_at": stamp, "cancelled": change.cancelled},
+            guards=(SweepGuard(shop, change.order_id, change.updated_at),),
+        )
+        outcome, _ = enqueue_once(svc.redis, queue, delivery, request,
+                                  dedupe_ttl=svc.config["WEBHOOK_DEDUPE_TTL"], job_options=job_options(svc.config))
+        if outcome is EnqueueOutcome.ENQUEUED:
+            counts["enqueued"] += 1
+            # The sweep knows no fingerprint: forget the stored one, so the next webhook of this
+            # order is compared with the print orders again instead of with a state now behind us.
+            svc.redis.delete(fingerprint_key(shop, change.order_id))
     # A full sweep covers everything up to its start; a truncated one resumes after its newest order.
     mark = newest if counts["seen"] >= limit else sweep_started
     with svc.database.session() as session:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from plugin import activity
 from plugin.activity import Outcome
 from plugin.db import Database
+from plugin.errors import InvalidPayload, TransientError
 from plugin.logs import log_event
 from plugin.providers import PatchResult, PrintOrder, PrintProvider
 from plugin.shops import find_shop
@@ -22,15 +23,15 @@ from .cancellation import (
     NOT_FOUND,
     TAG_CANCELLED,
     TOO_LATE,
+    cancel_confirmed,
     cancel_one,
     check_order_args,
-    mirror_cancellation,
 )
+from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
 from .failure_notes import note_recovery
 from .ledger import OrderLedger
 from .locks import order_lock
-from .print_changes import Decision, PrintChange, StoreState, compare, replacement_problem, replacement_for
-from .print_changes import store_state_from_args
+from .print_changes import Decision, PrintChange, StoreState, compare, replacement_problem, replacement_for, updated_at_arg
 from .replacement import (
     DONE,
     REFUSED,
@@ -68,29 +69,43 @@ def mirror_update(
     webhook_id: str | None = None,
     updated_at: str | None = None,
     cancelled: bool = False,
-    address: dict | None = None,
-    line_items: list | None = None,
+    **_legacy: object,
 ) -> dict:
-    """Bring the store order's print orders in line with its new state, or note why that is not possible."""
+    """Bring the store order's print orders in line with its state in Shopify now, or note why that is not possible.
+
+    The arguments say which update triggered the job; what the job acts on is the order as the
+    Admin API answers it under the order lock. (`_legacy` takes the address and line items that
+    jobs queued by earlier versions carry; they are ignored in favour of Shopify's answer.)
+    """
     check_order_args(shop, order_id)
-    store = store_state_from_args(updated_at, cancelled, address, line_items)
-    if store.cancelled:
-        # The very flow of orders/cancelled: its lock, provider status and ledger make the two topics
-        # of one cancellation cancel once and write at most one paragraph.
-        return mirror_cancellation(shop, order_id, topic, webhook_id)
+    triggered_by = updated_at_arg(updated_at)
+    if not isinstance(cancelled, bool):
+        raise InvalidPayload("job argument cancelled must be a boolean")
     started = time.perf_counter()
     svc = services()
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
+        newest = newest_updated_at(svc.redis, shop, order_id)
+        if newest is not None and triggered_by < newest:
+            # A newer update was queued after this one: its job mirrors the newer state. Acting on
+            # this one (e.g. a retry that ran late) would duplicate that job's work, or race it.
+            detail = f"newer update {newest.isoformat()} queued"
+            activity.record(svc.database, shop, order_id, topic, [Outcome(None, None, "compare", SUPERSEDED, detail=detail)])
+            return {"order_id": order_id, "print_orders": {"": SUPERSEDED}, "store_order": "untouched"}
+        store = read_store_state(svc.admin_client(shop), order_id)
+        if store is None:
+            return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_update", ORDER_NOT_FOUND)
+        if store.updated_at < triggered_by:
+            # Shopify's answer predates the update that triggered us (a lagging read): ask again later.
+            raise TransientError(f"order {order_id} of {shop}: Admin API answer is older than update {updated_at}")
+        if cancelled and not store.cancelled:
+            return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_update", NOT_CANCELLED)
+        if store.cancelled:
+            # The very flow of orders/cancelled: its provider status and ledger make the two topics
+            # of one cancellation cancel once and write at most one paragraph.
+            return cancel_confirmed(svc, shop, order_id, topic, webhook_id, started)
         provider = svc.provider()
         ledger = OrderLedger(svc.database, shop, order_id)
-        newest = newest_updated_at(svc.redis, shop, order_id)
-        if newest is not None and store.updated_at < newest:
-            # A newer update was queued after this one: its job mirrors the newer state. Acting on
-            # this one (e.g. a retry that ran late) would undo it.
-            detail = f"newer update {newest.isoformat()} queued"
-            decisions = [Decision(Outcome(None, None, "compare", SUPERSEDED, detail=detail))]
-        else:
-            decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
+        decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
         report = report_update(svc, ledger, provider.name, store, decisions)
         note_recovery(svc, svc.admin_client(shop), ledger,

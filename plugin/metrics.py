@@ -32,6 +32,8 @@ LATENCY = "webhook_to_provider"
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 # Any topic outside this set is counted as "other", so a caller cannot grow the label set.
 OTHER = "other"
+# Requests whose signature was never verified: the topic they claim is unsigned, so it names nothing.
+UNVERIFIED = "unverified"
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -42,7 +44,7 @@ def count_webhook(connection: redis.Redis, topic: str, result: str, known_topics
 
 def webhook_field_prefix(topic: str, known_topics) -> str:
     """The METRICS_KEY field of a webhook count, less the result (the enqueue script appends it)."""
-    label = topic if topic in known_topics else OTHER
+    label = topic if topic in known_topics or topic == UNVERIFIED else OTHER
     return _field(WEBHOOKS, label, "")
 
 
@@ -183,6 +185,7 @@ def render(counters: dict[tuple[str, ...], float], depth: dict[str, int], worker
            [({"state": state}, count) for state, count in depth.items()])
     family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).",
            [({}, workers)])
+    _token_refresh_failures(lines, counters)
     _histogram(lines, counters)
     return "\n".join(lines) + "\n"
 
@@ -217,3 +220,26 @@ def _number(value: float) -> str:
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- token refreshes ------------------------------------------------------------------------------
+
+TOKEN_REFRESH_FAILURES = "token_refresh_failures"
+# "refused": Shopify refused the refresh token (the shop needs re-authorisation); "transient":
+# anything else (timeouts, 5xx, other 4xx, unreadable answers), retried with both tokens kept.
+TOKEN_REFRESH_FAILURE_KINDS = ("refused", "transient")
+
+
+def count_token_refresh_failure(connection: redis.Redis, kind: str) -> None:
+    """Count one failed token refresh by kind (refused/transient); best effort, never raises."""
+    _best_effort(lambda: connection.hincrby(METRICS_KEY, _field(TOKEN_REFRESH_FAILURES, kind), 1))
+
+
+def _token_refresh_failures(lines: list[str], counters: dict[tuple[str, ...], float]) -> None:
+    # Both kinds are always exposed (0 until the first failure), so an alert on either has a series.
+    name = "print_mirror_token_refresh_failures_total"
+    lines.append(f"# HELP {name} Failed Shopify token refreshes: refused (shop needs re-authorisation) "
+                 "or transient (tokens kept, job retried).")
+    lines.append(f"# TYPE {name} counter")
+    for kind in TOKEN_REFRESH_FAILURE_KINDS:
+        lines.append(f'{name}{{kind="{kind}"}} {_number(counters.get((TOKEN_REFRESH_FAILURES, kind), 0.0))}')

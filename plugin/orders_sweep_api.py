@@ -1,8 +1,9 @@
-"""Admin GraphQL query for reconciliation: orders updated since a time, as webhook-shaped payloads."""
+"""Admin GraphQL query for reconciliation: which orders changed since a time (ids, update times, cancelled)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .admin_api import AdminClient
@@ -12,34 +13,11 @@ ORDERS_UPDATED_SINCE = """
 query OrdersUpdatedSince($first: Int!, $after: String, $query: String!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
     edges {
-      cursor
       node {
         id
         legacyResourceId
-        name
         updatedAt
         cancelledAt
-        shippingAddress {
-          firstName
-          lastName
-          name
-          company
-          address1
-          address2
-          city
-          zip
-          provinceCode
-          countryCodeV2
-          phone
-        }
-        lineItems(first: 100) {
-          nodes {
-            id
-            name
-            quantity
-            currentQuantity
-          }
-        }
       }
     }
     pageInfo {
@@ -50,7 +28,19 @@ query OrdersUpdatedSince($first: Int!, $after: String, $query: String!) {
 }
 """
 
-PAGE_SIZE = 25  # orders per page: with 100 line items each, well under the query cost limit
+# Only what decides whether a job is needed: each job reads its order in full when it runs. With
+# addresses and line items this query cost 2,602 points and Shopify refused every sweep (the limit
+# is 1,000 a query; docs/admin-queries.md lists each query's requested cost).
+PAGE_SIZE = 100
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """One order the sweep found: its numeric id, last update and whether it is cancelled."""
+
+    order_id: str
+    updated_at: datetime
+    cancelled: bool
 
 
 def updated_since_query(since: datetime) -> str:
@@ -58,8 +48,8 @@ def updated_since_query(since: datetime) -> str:
     return f"updated_at:>'{since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
-def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> Iterator[dict]:
-    """Yield up to limit orders updated after since, oldest update first, as REST-shaped payloads."""
+def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> Iterator[OrderChange]:
+    """Yield up to limit orders updated after since, oldest update first."""
     after = None
     yielded = 0
     while yielded < limit:
@@ -68,7 +58,7 @@ def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> It
         if not isinstance(connection, dict):
             raise AdminAPIError(f"orders query for {client.shop}: no orders connection in the answer")
         for edge in connection.get("edges") or ():
-            yield rest_payload(edge["node"])
+            yield _order_change(edge.get("node"), client.shop)
             yielded += 1
         page = connection.get("pageInfo") or {}
         if not page.get("hasNextPage"):
@@ -76,35 +66,13 @@ def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> It
         after = page.get("endCursor")
 
 
-def rest_payload(node: dict) -> dict:
-    """A GraphQL order in the shape of an orders/updated webhook payload (the fields the app reads)."""
-    address = node.get("shippingAddress")
-    return {
-        "id": int(node["legacyResourceId"]),
-        "admin_graphql_api_id": node["id"],
-        "name": node.get("name"),
-        "updated_at": node["updatedAt"],
-        "cancelled_at": node.get("cancelledAt"),
-        "shipping_address": None if address is None else {
-            "first_name": address.get("firstName"),
-            "last_name": address.get("lastName"),
-            "name": address.get("name"),
-            "company": address.get("company"),
-            "address1": address.get("address1"),
-            "address2": address.get("address2"),
-            "city": address.get("city"),
-            "zip": address.get("zip"),
-            "province_code": address.get("provinceCode"),
-            "country_code": address.get("countryCodeV2"),
-            "phone": address.get("phone"),
-        },
-        "line_items": [
-            {
-                "id": int(item["id"].rsplit("/", 1)[-1]),
-                "name": item.get("name"),
-                "quantity": item.get("quantity"),
-                "current_quantity": item.get("currentQuantity"),
-            }
-            for item in ((node.get("lineItems") or {}).get("nodes") or ())
-        ],
-    }
+def _order_change(node: object, shop: str) -> OrderChange:
+    try:
+        order_id = str(int(node["legacyResourceId"]))  # type: ignore[index]
+        updated_at = datetime.fromisoformat(node["updatedAt"])  # type: ignore[index]
+        cancelled = node.get("cancelledAt") is not None  # type: ignore[union-attr]
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise AdminAPIError(f"orders query for {shop}: an order lacks id or updatedAt ({exc})") from exc
+    if updated_at.tzinfo is None:
+        raise AdminAPIError(f"orders query for {shop}: updatedAt {node['updatedAt']!r} has no offset")  # type: ignore[index]
+    return OrderChange(order_id, updated_at, cancelled)

@@ -191,6 +191,7 @@ def test_search_paginates_past_one_page(app, live_app, installed_shop, shopify, 
 def test_rerun_after_crash_between_note_write_and_ledger_writes_nothing_twice(app, installed_shop, shopify, gelato):
     order_id = shopify.add_order(SHOP, note=CUSTOMER_NOTE)
     gelato.add_order(str(order_id), status="in_production")
+    shopify.cancel_order(SHOP, order_id)
     with app.app_context():
         mirror_cancellation(SHOP, str(order_id))
         # The crash: the note was written but the ledger insert never happened.
@@ -205,6 +206,7 @@ def test_rerun_after_crash_between_note_write_and_ledger_writes_nothing_twice(ap
 def test_two_workers_on_one_order_cancel_once_and_write_once(app, installed_shop, shopify, gelato):
     order_id = shopify.add_order(SHOP)
     passed_id, _ = gelato.add_split_order(str(order_id), statuses=["passed", "in_production"])
+    shopify.cancel_order(SHOP, order_id)
     gelato.latency = 0.05  # widen the window in which two unlocked workers would both act
     results, errors = [], []
 
@@ -229,6 +231,7 @@ def test_two_workers_on_one_order_cancel_once_and_write_once(app, installed_shop
 def test_lock_held_elsewhere_makes_job_wait(app, installed_shop, shopify, gelato):
     order_id = shopify.add_order(SHOP)
     print_id = gelato.add_order(str(order_id), status="passed")
+    shopify.cancel_order(SHOP, order_id)
     redis_client = app.extensions["redis"]
     with app.app_context():
         with order_lock(redis_client, SHOP, str(order_id), lease_seconds=5):

@@ -1,10 +1,11 @@
 """Parsing a raw webhook request into a verified Delivery, or a Rejection with its status."""
 
+import hashlib
 import json
 
 import pytest
 
-from webhooks.delivery import Rejection, parse_delivery
+from webhooks.delivery import Delivery, Rejection, parse_delivery
 from webhooks.payload import order_id_of
 from webhooks.verify import sign
 
@@ -99,3 +100,21 @@ def test_order_id_rejected(value):
     with pytest.raises(Rejection) as caught:
         order_id_of({"id": value})
     assert caught.value.status == 400
+
+
+def test_body_digest_is_the_signed_body_whatever_the_headers_say():
+    """Replays are recognised by their body: the unsigned headers do not change its digest."""
+    first = parse_delivery(CaseInsensitive(headers()), BODY, [SECRET])
+    replayed = parse_delivery(CaseInsensitive(headers(**{
+        "X-Shopify-Webhook-Id": "fresh-id", "X-Shopify-Event-Id": "fresh-event",
+        "X-Shopify-Triggered-At": "2026-11-28T10:00:00.000Z"})), BODY, [SECRET])
+    assert first.body_digest == replayed.body_digest == hashlib.sha256(BODY).hexdigest()
+    other = json.dumps({"id": 820982911946154509}).encode()
+    assert parse_delivery(CaseInsensitive(headers(body=other)), other, [SECRET]).body_digest != first.body_digest
+
+
+def test_a_delivery_built_by_the_app_has_no_body_digest():
+    """Deliveries built without a body (the reconciliation sweep) keep working: the digest defaults to None."""
+    built = Delivery(topic="orders/updated", shop="demo.myshopify.com", webhook_id="reconcile:1", event_id=None,
+                     triggered_at=None, api_version=None, payload={})
+    assert built.body_digest is None

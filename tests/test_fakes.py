@@ -16,6 +16,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from tests.fakes import FakeGelato, FakeShopify, oauth_hmac, order_gid, sign
+from tests.fakes.shopify import requested_cost
 from tests.fakes.server import LocalServer
 
 SHOP = "demo.myshopify.com"
@@ -482,6 +483,104 @@ def test_oauth_install_expiring_tokens_and_refresh(shopify, monkeypatch):
     )
     assert revoked.status_code == 400
     assert shopify.authorize_requests[0]["state"] == state
+
+
+# -- Shopify requested query cost, MAX_COST_EXCEEDED and before_graphql ----------------------
+
+# Shopify's worked example of a refused query: 2 + 25 x (1 order + 1 address + (2 + 100 x 1 line item)).
+COSTLY_ORDERS = """
+query Costly($first: Int!) {
+  orders(first: $first) {
+    edges { node { id updatedAt shippingAddress { city } lineItems(first: 100) { nodes { id quantity } } } }
+    pageInfo { hasNextPage }
+  }
+}
+"""
+
+
+def test_requested_cost_follows_shopifys_documented_rule():
+    """Scalars 0, objects 1, connections 2 + size x node (nested ones multiply), mutations 10."""
+    assert requested_cost(COSTLY_ORDERS, {"first": 25}) == 2602
+    assert requested_cost(COSTLY_ORDERS.replace("($first: Int!)", "").replace("$first", "25")) == 2602
+    assert requested_cost("{ shop { name myshopifyDomain } }") == 1
+    assert requested_cost("{ orders(first: 10) { nodes { id note } } }") == 2 + 10 * 1
+    # edges { node }, nodes and pageInfo are the connection's wrappers: no extra cost.
+    assert requested_cost("{ orders(first: 10) { edges { cursor node { id } } pageInfo { hasNextPage } } }") == 12
+    # A literal and a variable first (or a variable's default) price the same; last sizes too.
+    literal = requested_cost("{ orders(first: 40) { nodes { id shippingAddress { city } } } }")
+    variable = requested_cost("query($n: Int!) { orders(first: $n) { nodes { id shippingAddress { city } } } }", {"n": 40})
+    default = requested_cost("query($n: Int = 40) { orders(last: $n) { nodes { id shippingAddress { city } } } }")
+    assert literal == variable == default == 2 + 40 * 2
+    nested = "{ orders(first: 5) { nodes { lineItems(first: 7) { nodes { id } } } } }"
+    assert requested_cost(nested) == 2 + 5 * (1 + (2 + 7 * 1))
+    mutation = "mutation($input: OrderInput!) { orderUpdate(input: $input) { order { id note } userErrors { message } } }"
+    assert requested_cost(mutation, {"input": {"id": "gid://shopify/Order/1"}}) == 10
+    # An interface or union costs its dearest possible selection, not the sum of them.
+    union = '{ node(id: "x") { id ... on Order { shippingAddress { city } } ... on Shop { name } } }'
+    assert requested_cost(union) == 1 + 1
+
+
+def test_requested_cost_refuses_what_it_cannot_price():
+    """An unsized connection, a typo or a syntax error is a ValueError, not a silent 0."""
+    with pytest.raises(ValueError, match="no first/last"):
+        requested_cost(COSTLY_ORDERS)
+    with pytest.raises(ValueError, match="invalid"):
+        requested_cost("{ shop { nmae } }")
+    with pytest.raises(ValueError, match="not a GraphQL document"):
+        requested_cost("{ shop { name }")
+
+
+def test_shopify_refuses_a_query_over_1000_points_before_running_it(shopify):
+    """HTTP 200, MAX_COST_EXCEEDED with cost and maxCost, no data; the same query on a smaller page runs."""
+    token = shopify.add_shop(SHOP)
+    shopify.add_order(SHOP)
+    shopify.throttle_next(times=1)
+    refused = gql(shopify, token, COSTLY_ORDERS, {"first": 25})
+    assert refused.status_code == 200
+    body = refused.json()
+    assert "data" not in body and len(body["errors"]) == 1
+    error = body["errors"][0]
+    assert error["message"].startswith("Query cost is 2602, which exceeds the single query max cost limit (1000).")
+    assert error["extensions"]["code"] == "MAX_COST_EXCEEDED"
+    assert (error["extensions"]["cost"], error["extensions"]["maxCost"]) == (2602, 1000)
+    assert body["extensions"]["cost"]["requestedQueryCost"] == 2602
+    assert body["extensions"]["cost"]["actualQueryCost"] == 0
+    # A query that can never run is refused as such; the queued throttle hits the next request.
+    assert gql(shopify, token, "{ shop { name } }").json()["errors"][0]["extensions"]["code"] == "THROTTLED"
+    small = gql(shopify, token, COSTLY_ORDERS, {"first": 9}).json()  # 2 + 9 x 104 = 938
+    assert "errors" not in small and len(small["data"]["orders"]["edges"]) == 1
+    assert small["extensions"]["cost"]["requestedQueryCost"] == 938
+
+
+def test_before_graphql_runs_between_parse_and_execution(shopify):
+    """A hook on a root field runs before that request executes; it may use the controls and the fake itself."""
+    token = shopify.add_shop(SHOP)
+    order_id = shopify.add_order(SHOP, note="Customer note")
+    seen = []
+
+    def customer_edits(call):
+        """The customer edits the note between the app's read and its write; then reads it over HTTP."""
+        seen.append((call.fields, call.variables["input"]["note"]))
+        shopify.set_order(SHOP, order_id, note="Customer note, edited")
+        again = gql(shopify, token, ORDER_QUERY, {"id": order_gid(order_id)}).json()
+        seen.append(again["data"]["order"]["note"])
+
+    shopify.before_graphql("orderUpdate", customer_edits, times=1)
+    update = "mutation($input: OrderInput!) { orderUpdate(input: $input) { order { note } userErrors { message } } }"
+    assert gql(shopify, token, ORDER_QUERY, {"id": order_gid(order_id)}).status_code == 200  # not orderUpdate
+    assert seen == []
+    gql(shopify, token, update, {"input": {"id": order_gid(order_id), "note": "App note"}})
+    assert seen == [(("orderUpdate",), "App note"), "Customer note, edited"]
+    assert shopify.order(SHOP, order_id)["note"] == "App note"  # the write ran after the hook
+    gql(shopify, token, update, {"input": {"id": order_gid(order_id), "note": "Second"}})
+    assert len(seen) == 2  # times=1
+    shopify.before_graphql("tagsAdd", lambda call: seen.append("hook"))
+    shopify.reset()
+    token = shopify.add_shop(SHOP)
+    order_id = shopify.add_order(SHOP)
+    tags_add = "mutation($id: ID!, $tags: [String!]!) { tagsAdd(id: $id, tags: $tags) { userErrors { message } } }"
+    gql(shopify, token, tags_add, {"id": order_gid(order_id), "tags": ["x"]})
+    assert len(seen) == 2  # reset() forgot the hook
 
 
 # -- thread safety --------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 """GET /metrics: Prometheus text from counters in Redis, filled by the real receiver and the real worker."""
 
+import json
 import re
 
 import requests
 
 from plugin import create_app
-from plugin.metrics import LATENCY_BUCKETS, render
+from plugin.metrics import LATENCY_BUCKETS, render, webhook_field_prefix
 from tests.conftest import SHOP, app_config
 from tests.fakes.server import LocalServer
 
@@ -57,8 +58,8 @@ def test_webhooks_jobs_and_provider_latency_are_counted(live_app, installed_shop
     webhooks = "print_mirror_webhooks_total"
     assert samples[(webhooks, ("result", "enqueued"), ("topic", "orders/cancelled"))] == 3
     assert samples[(webhooks, ("result", "duplicate"), ("topic", "orders/cancelled"))] == 1
-    # A forged topic cannot invent label values: it is counted as "other".
-    assert samples[(webhooks, ("result", "rejected"), ("topic", "other"))] == 1
+    # A forged request cannot invent label values: unsigned, it is counted as "unverified".
+    assert samples[(webhooks, ("result", "rejected"), ("topic", "unverified"))] == 1
     assert samples[("print_mirror_webhook_duplicates_total", ("topic", "orders/cancelled"))] == 1
     jobs = "print_mirror_jobs_total"
     assert samples[(jobs, ("job", "mirror_cancellation"), ("outcome", "succeeded"))] == 3
@@ -121,7 +122,7 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
     assert "print_mirror_workers 1" in lines
     # Every family is announced once with HELP and TYPE before its samples.
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
-    assert len(names) == len(set(names)) == 7
+    assert len(names) == len(set(names)) == 8
 
 
 def test_metrics_token_is_required_when_set(redis_client, redis_url, database_url, gelato, shopify):
@@ -135,3 +136,33 @@ def test_metrics_token_is_required_when_set(redis_client, redis_url, database_ur
     assert missing.headers["WWW-Authenticate"].startswith("Bearer")
     assert "print_mirror_" not in missing.text and "scrape-me" not in missing.text
     assert right.status_code == 200 and "print_mirror_workers" in right.text
+
+
+def test_unsigned_requests_are_counted_as_unverified_not_under_the_topic_they_claim(
+        app, live_app, installed_shop, shopify, caplog):
+    url = live_app.url + "/webhooks"
+    payload = {"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}
+    forged = shopify.send_webhook(url, SHOP, "orders/cancelled", payload, secret="guessed-secret")
+    unsigned = shopify.send_webhook(url, SHOP, "orders/cancelled", payload, headers={"X-Shopify-Hmac-Sha256": None})
+    oversized = shopify.send_webhook(url, SHOP, "orders/cancelled", {"pad": "x" * app.config["WEBHOOK_MAX_BYTES"]})
+    assert (forged.status_code, unsigned.status_code, oversized.status_code) == (401, 401, 413)
+    # Signed but refused on a header: the signature held, so the topic keeps its label as before.
+    headerless = shopify.send_webhook(url, SHOP, "orders/cancelled", payload, headers={"X-Shopify-Webhook-Id": None})
+    assert headerless.status_code == 400
+
+    samples = scrape(live_app.url)
+    webhooks = "print_mirror_webhooks_total"
+    assert samples[(webhooks, ("result", "rejected"), ("topic", "unverified"))] == 3
+    assert samples[(webhooks, ("result", "rejected"), ("topic", "orders/cancelled"))] == 1
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "print_mirror.events"]
+    unverified = [line for line in lines if line.get("status") in (401, 413)]
+    assert len(unverified) == 3
+    assert all("topic" not in line and line["claimed_topic"] == "orders/cancelled" for line in unverified)
+
+
+def test_only_known_topics_and_unverified_become_labels():
+    known = {"orders/cancelled": object()}
+    assert webhook_field_prefix("orders/cancelled", known) == "webhooks|orders/cancelled|"
+    assert webhook_field_prefix("unverified", known) == "webhooks|unverified|"
+    assert webhook_field_prefix("products/update", known) == "webhooks|other|"
+    assert webhook_field_prefix('evil"topic{x}', known) == "webhooks|other|"

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import pytest
 
 from jobs import paragraphs
-from jobs.print_changes import compare, matches, replacement_for, replacement_problem, store_state_from_args
-from plugin.errors import InvalidPayload
+from jobs.print_changes import compare, matches, replacement_for, replacement_problem, store_state_of, updated_at_arg
+from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
 
 SHOPIFY_ADDRESS = {"name": "Steve Shipper", "first_name": "Steve", "last_name": "Shipper", "company": "Shipping Company",
@@ -18,8 +18,10 @@ PLACED = Address(name="Steve Shipper", first_name="Steve", last_name="Shipper", 
 
 
 def store(address=SHOPIFY_ADDRESS, items=(("11", 2), ("12", 1))):
-    line_items = [{"id": i, "quantity": q, "name": f"item {i}"} for i, q in items]
-    return store_state_from_args("2026-11-27T10:00:00-05:00", False, address, line_items)
+    line_items = [{"id": int(i), "quantity": q, "current_quantity": q, "name": f"item {i}"} for i, q in items]
+    payload = {"id": 1, "updated_at": "2026-11-27T10:00:00-05:00", "cancelled_at": None,
+               "shipping_address": address, "line_items": line_items}
+    return store_state_of(payload)
 
 
 def print_order(items=(("11", 2), ("12", 1)), status="passed", address=PLACED):
@@ -83,19 +85,24 @@ def test_replacement_copies_products_files_and_customer_and_drops_removed_items(
     assert replacement_problem(replacement_for(store(address={**SHOPIFY_ADDRESS, "address1": ""}), print_order()))
 
 
-@pytest.mark.parametrize("args", [
-    ("yesterday", False, None, []),
-    ("2026-11-27T10:00:00", False, None, []),
-    ("2026-11-27T10:00:00Z", "no", None, []),
-    ("2026-11-27T10:00:00Z", False, {"city": 1}, []),
-    ("2026-11-27T10:00:00Z", False, {"planet": "Mars"}, []),
-    ("2026-11-27T10:00:00Z", False, None, {"id": "1"}),
-    ("2026-11-27T10:00:00Z", False, None, [{"id": 1, "quantity": 1}]),
-    ("2026-11-27T10:00:00Z", False, None, [{"id": "1", "quantity": True}]),
-])
-def test_wrong_job_arguments_are_permanent_errors(args):
+@pytest.mark.parametrize("value", ["yesterday", "2026-11-27T10:00:00", None, 1764255600])
+def test_wrong_updated_at_argument_is_a_permanent_error(value):
     with pytest.raises(InvalidPayload):
-        store_state_from_args(*args)
+        updated_at_arg(value)
+
+
+@pytest.mark.parametrize("change", [
+    {"shipping_address": {"city": 1}},
+    {"line_items": {"id": "1"}},
+    {"line_items": [{"id": 1.5, "quantity": 1}]},
+    {"line_items": [{"id": 1, "quantity": True}]},
+    {"updated_at": "2026-11-27T10:00:00"},
+])
+def test_unreadable_admin_answer_is_a_permanent_error(change):
+    payload = {"id": 1, "updated_at": "2026-11-27T10:00:00Z", "cancelled_at": None, "shipping_address": None,
+               "line_items": [], **change}
+    with pytest.raises(AdminAPIError):
+        store_state_of(payload)
 
 
 def test_words_for_too_late_and_in_time_changes():

@@ -8,6 +8,7 @@ from plugin.models import Shop
 from plugin.queueing import job_options
 from tests.conftest import SHOP
 from tests.procfile import process_env, start, stop, wait_until
+from tests.test_updates_e2e import seed
 
 
 def sweep(app, queue, drain):
@@ -44,15 +45,31 @@ def test_too_late_change_with_no_webhook_is_noted(app, installed_shop, shopify, 
     assert "print-cancel-too-late" in shopify.order(SHOP, order_id)["tags"]
 
 
+def test_address_change_with_no_webhook_is_read_by_the_job_and_noted(app, installed_shop, shopify, gelato, queue, drain):
+    order_id, print_id, _ = seed(shopify, gelato, status="printed")
+    shopify.set_order(SHOP, order_id, shipping_address={"address1": "9 New Road", "city": "Newtown"})
+    result = sweep(app, queue, drain)
+    assert result["enqueued"] == 1
+    # The sweep listed ids and times only; the job read the address from the Admin API itself.
+    [listing] = shopify.graphql_calls("orders")
+    assert "shippingAddress" not in listing.json["query"]
+    note = shopify.order(SHOP, order_id)["note"]
+    assert "Newtown" in note and print_id in note
+    assert "print-change-too-late" in shopify.order(SHOP, order_id)["tags"]
+
+
 def test_orders_already_mirrored_cost_nothing_on_the_next_sweep(app, live_app, installed_shop, shopify, gelato, queue, drain):
     order_id = shopify.add_order(SHOP)
     gelato.add_order(str(order_id), status="passed")
     shopify.cancel_order(SHOP, order_id)
+    # As in a store: the app's own tag write comes back as an orders/updated, which the door records.
+    shopify.echo_order_updates(live_app.url + "/webhooks")
     shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/updated", shopify.order_payload(SHOP, order_id))
     drain()
+    assert [echo["status"] for echo in shopify.wait_for_deliveries(1)] == [200]
     searches = len(gelato.calls_matching("POST", r"orders:search"))
     result = sweep(app, queue, drain)
-    assert result["seen"] == 1 and result["enqueued"] == 0  # the webhook's fingerprint matches
+    assert result["seen"] == 1 and result["enqueued"] == 0  # the webhooks queued this update already
     assert len(gelato.calls_matching("POST", r"orders:search")) == searches
 
 

@@ -1,6 +1,7 @@
 """Topic routing through the registry, and the atomic dedupe + enqueue on a real Redis."""
 
 import threading
+from dataclasses import dataclass
 
 import pytest
 import redis
@@ -12,14 +13,18 @@ from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
 from plugin.metrics import on_job_success
 from plugin.queueing import job_options, make_queue
 from webhooks.delivery import Delivery
-from webhooks.enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once
+from webhooks.enqueue import EnqueueOutcome, InstalledCheck, Tally, body_dedupe_key, dedupe_key, enqueue_once
 from webhooks.order_guards import FingerprintGuard
-from webhooks.registry import Ignored, JobRequest, TopicRegistry
+from webhooks.registry import GuardRule, Ignored, JobRequest, TopicRegistry
 from webhooks.topics import registry
+
+# The least orders/cancelled payload the handler acts on: a cancelled order has cancelled_at set.
+CANCELLED_ORDER = {"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}
+DIGEST = "9f" * 32
 
 
 def delivery(webhook_id="wh-1", topic="orders/cancelled", payload=None):
-    return Delivery(topic, "demo.myshopify.com", webhook_id, None, None, "2026-10", payload or {"id": 820982911946154508})
+    return Delivery(topic, "demo.myshopify.com", webhook_id, None, None, "2026-10", payload or dict(CANCELLED_ORDER))
 
 
 def test_registry_routes_known_topics_only():
@@ -129,3 +134,100 @@ def test_a_failing_write_leaves_no_marker_so_the_retry_enqueues(app):
     assert not connection.exists("print-mirror:webhook:orders/cancelled:w")
     connection.delete(queue.key)
     assert enqueue_once(connection, queue, delivery("w"), request, **options)[0] is EnqueueOutcome.ENQUEUED
+
+
+def signed(webhook_id, topic="orders/cancelled", digest=DIGEST):
+    """A delivery as parse_delivery builds it: with the digest of its signed body."""
+    return Delivery(topic, "demo.myshopify.com", webhook_id, None, None, "2026-10", dict(CANCELLED_ORDER), digest)
+
+
+def test_same_signed_body_under_a_fresh_webhook_id_is_a_duplicate(app):
+    connection = app.extensions["redis"]
+    queue = make_queue(connection)
+    request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"})
+    options = dict(dedupe_ttl=600, job_options=job_options(app.config))
+    assert enqueue_once(connection, queue, signed("first"), request, **options)[0] is EnqueueOutcome.ENQUEUED
+    assert enqueue_once(connection, queue, signed("replayed"), request, **options) == (EnqueueOutcome.DUPLICATE, None)
+    assert queue.count == 1
+    # Both markers name the first job and live as long; the body marker names the shop as its own segment.
+    body_key = body_dedupe_key(signed("first"))
+    assert body_key == f"print-mirror:webhook-body:demo.myshopify.com:orders/cancelled:{DIGEST}"
+    assert connection.get(body_key) == connection.get(dedupe_key(signed("first")))
+    assert 590 < connection.ttl(body_key) <= 600
+    # Another topic or another body is another delivery.
+    assert enqueue_once(connection, queue, signed("other-topic", topic="orders/updated"), request, **options)[0] is (
+        EnqueueOutcome.ENQUEUED)
+    assert enqueue_once(connection, queue, signed("other-body", digest="ab" * 32), request, **options)[0] is (
+        EnqueueOutcome.ENQUEUED)
+    assert queue.count == 3
+
+
+def test_a_delivery_without_body_digest_is_deduplicated_by_webhook_id_only(app):
+    """The reconciliation sweep builds deliveries without a body: its own ids decide, no body marker is written."""
+    connection = app.extensions["redis"]
+    queue = make_queue(connection)
+    request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"})
+    options = dict(dedupe_ttl=60, job_options=job_options(app.config))
+    assert body_dedupe_key(delivery("s1")) is None
+    assert enqueue_once(connection, queue, delivery("s1"), request, **options)[0] is EnqueueOutcome.ENQUEUED
+    assert enqueue_once(connection, queue, delivery("s2"), request, **options)[0] is EnqueueOutcome.ENQUEUED
+    assert enqueue_once(connection, queue, delivery("s2"), request, **options)[0] is EnqueueOutcome.DUPLICATE
+    assert list(connection.scan_iter(match="print-mirror:webhook-body:*")) == []
+
+
+def test_a_guarded_or_failed_delivery_leaves_no_body_marker(app):
+    """Body markers are written last with the webhook-id marker: a refusal or a failure leaves neither."""
+    connection = app.extensions["redis"]
+    queue = make_queue(connection)
+    options = dict(dedupe_ttl=60, job_options=job_options(app.config))
+    guard = FingerprintGuard("demo.myshopify.com", "1", "same")
+    connection.set(guard.key, "same")
+    guarded = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"}, guards=(guard,))
+    assert enqueue_once(connection, queue, signed("g"), guarded, **options)[0] is EnqueueOutcome.GUARDED
+    connection.set(queue.key, "not a list")  # RPUSH onto it fails with WRONGTYPE inside the script
+    request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"})
+    with pytest.raises(redis.ResponseError):
+        enqueue_once(connection, queue, signed("w"), request, **options)
+    assert not connection.exists(body_dedupe_key(signed("w")))
+    connection.delete(queue.key)
+    assert enqueue_once(connection, queue, signed("w2"), request, **options)[0] is EnqueueOutcome.ENQUEUED
+
+
+@dataclass(frozen=True)
+class NewerGuard:
+    """A guard with the NEWER rule, as the reconciliation sweep uses it."""
+
+    value: str
+    key: str = "print-mirror:test-newer:demo.myshopify.com:1"
+    ttl: int = 60
+    rule = GuardRule.NEWER
+
+    def reason(self, stored: str) -> str:
+        return f"not newer than {stored}"
+
+
+@pytest.mark.parametrize("stored, value, expected", [
+    (None, "1000", EnqueueOutcome.ENQUEUED),
+    ("1000", "1001", EnqueueOutcome.ENQUEUED),
+    ("1000", "1000", EnqueueOutcome.GUARDED),  # equal: this very update was queued already
+    ("1000", "999", EnqueueOutcome.GUARDED),
+    ("1764237600000000", "1764237600000001", EnqueueOutcome.ENQUEUED),  # epoch microseconds: exact in Lua
+    ("1764237600000001", "1764237600000001", EnqueueOutcome.GUARDED),
+    ("not a number", "1", EnqueueOutcome.ENQUEUED),  # unreadable counts as unknown, as for not_older
+])
+def test_newer_rule_passes_only_a_strictly_newer_value(app, stored, value, expected):
+    connection = app.extensions["redis"]
+    queue = make_queue(connection)
+    guard = NewerGuard(value)
+    if stored is not None:
+        connection.set(guard.key, stored)
+    request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"}, guards=(guard,))
+    outcome, detail = enqueue_once(connection, queue, delivery("n"), request, dedupe_ttl=60,
+                                   job_options=job_options(app.config))
+    assert outcome is expected
+    if expected is EnqueueOutcome.GUARDED:
+        assert detail == f"not newer than {stored}" and queue.count == 0
+        assert connection.get(guard.key).decode() == stored
+    else:
+        assert queue.count == 1 and connection.get(guard.key).decode() == value
+        assert 0 < connection.ttl(guard.key) <= 60

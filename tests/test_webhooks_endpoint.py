@@ -9,6 +9,9 @@ from plugin import create_app
 from tests.fakes.server import LocalServer
 from webhooks.verify import sign
 
+# The least orders/cancelled body the door acts on: a cancelled order has its cancelled_at set.
+CANCELLED = b'{"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}'
+
 
 def post(url, body: bytes, **headers):
     base = {
@@ -51,7 +54,7 @@ def test_malformed_body_is_400_with_reason(live_app, installed_shop, queue):
 
 
 def test_missing_headers_and_bad_shop_are_400(live_app, installed_shop, queue):
-    body = b'{"id": 820982911946154508}'
+    body = CANCELLED
     for header in ("X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"):
         response = post(live_app.url, body, **{header: None})
         assert response.status_code == 400
@@ -61,7 +64,7 @@ def test_missing_headers_and_bad_shop_are_400(live_app, installed_shop, queue):
 
 
 def test_header_names_case_insensitive(live_app, installed_shop, queue):
-    body = b'{"id": 820982911946154508}'
+    body = CANCELLED
     headers = {
         "x-shopify-topic": "orders/cancelled",
         "X-SHOPIFY-SHOP-DOMAIN": SHOP,
@@ -87,7 +90,7 @@ def test_unknown_topic_is_acknowledged_and_ignored(live_app, installed_shop, que
 
 
 def test_shop_not_installed_gets_200_and_no_job(live_app, queue):
-    response = post(live_app.url, b'{"id": 820982911946154508}', **{"X-Shopify-Shop-Domain": "stranger.myshopify.com"})
+    response = post(live_app.url, CANCELLED, **{"X-Shopify-Shop-Domain": "stranger.myshopify.com"})
     assert response.status_code == 200
     assert response.json()["message"] == "shop not installed"
     assert queue.count == 0
@@ -95,6 +98,7 @@ def test_shop_not_installed_gets_200_and_no_job(live_app, queue):
 
 def test_same_delivery_three_times_enqueues_once(live_app, installed_shop, shopify, queue, redis_client):
     order_id = shopify.add_order(SHOP)
+    shopify.cancel_order(SHOP, order_id)
     body = json.dumps(shopify.order_payload(SHOP, order_id)).encode()
     answers = [post(live_app.url, body, **{"X-Shopify-Webhook-Id": "same-id"}) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
@@ -105,7 +109,7 @@ def test_same_delivery_three_times_enqueues_once(live_app, installed_shop, shopi
 
 
 def test_same_webhook_id_on_another_topic_is_not_a_duplicate(live_app, installed_shop, queue):
-    body = b'{"id": 820982911946154508}'
+    body = CANCELLED
     assert post(live_app.url, body, **{"X-Shopify-Webhook-Id": "shared"}).json()["message"] == "enqueued"
     other = post(live_app.url, body, **{"X-Shopify-Webhook-Id": "shared", "X-Shopify-Topic": "products/update"})
     assert other.status_code == 200 and queue.count == 1
@@ -118,7 +122,7 @@ def test_redis_down_answers_503_and_never_2xx(redis_client, database_url, gelato
     token = shopify.add_shop(SHOP)
     assert app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--token", token, "--skip-webhooks"]).exit_code == 0
     with LocalServer(app) as server:
-        response = post(server.url, b'{"id": 820982911946154508}')
+        response = post(server.url, CANCELLED)
         assert response.status_code == 503
         assert "retry" in response.json()["message"]
         health = requests.get(server.url + "/healthz", timeout=5)
@@ -134,7 +138,7 @@ def test_healthz_ok(live_app):
 
 
 def test_job_carries_primitive_arguments(live_app, installed_shop, queue):
-    post(live_app.url, b'{"id": 820982911946154508}', **{"X-Shopify-Webhook-Id": "prim"})
+    post(live_app.url, CANCELLED, **{"X-Shopify-Webhook-Id": "prim"})
     job = queue.jobs[0]
     assert job.func_name == "jobs.cancellation.mirror_cancellation"
     assert job.kwargs == {"shop": SHOP, "order_id": "820982911946154508", "topic": "orders/cancelled", "webhook_id": "prim"}
@@ -143,11 +147,11 @@ def test_job_carries_primitive_arguments(live_app, installed_shop, queue):
 
 def test_installed_mark_spares_the_database_and_shops_remove_drops_it(app, live_app, installed_shop, queue, redis_client):
     """The first delivery reads the database and leaves a mark; after `shops remove` the door says no at once."""
-    first = post(live_app.url, b'{"id": 820982911946154508}', **{"X-Shopify-Webhook-Id": "mark-1"})
+    first = post(live_app.url, CANCELLED, **{"X-Shopify-Webhook-Id": "mark-1"})
     assert first.json()["message"] == "enqueued"
     assert redis_client.ttl(f"print-mirror:installed:{SHOP}") > 0
     assert app.test_cli_runner().invoke(args=["shops", "remove", SHOP]).exit_code == 0
     assert not redis_client.exists(f"print-mirror:installed:{SHOP}")
-    after = post(live_app.url, b'{"id": 820982911946154509}', **{"X-Shopify-Webhook-Id": "mark-2"})
+    after = post(live_app.url, CANCELLED.replace(b"508", b"509"), **{"X-Shopify-Webhook-Id": "mark-2"})
     assert after.status_code == 200 and after.json()["message"] == "shop not installed"
     assert queue.count == 1

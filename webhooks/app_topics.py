@@ -20,11 +20,12 @@ _MAX_ID = 2**64 - 1
 @registry.route("app/uninstalled")
 def app_uninstalled(delivery: Delivery) -> JobRequest:
     """The merchant removed the app: mark the shop uninstalled and delete its tokens."""
-    # The payload is the Shop resource; its myshopify_domain must be the signed-for shop.
+    # The payload is the Shop resource; its myshopify_domain must be the signed-for shop. No
+    # X-Shopify-Triggered-At in the job: an unsigned header must not decide whether tokens go.
     _require_same_shop(delivery, "myshopify_domain")
     return JobRequest(
         func=FORGET_UNINSTALLED_SHOP,
-        kwargs={"shop": delivery.shop, "triggered_at": delivery.triggered_at, "webhook_id": delivery.webhook_id},
+        kwargs={"shop": delivery.shop, "webhook_id": delivery.webhook_id},
     )
 
 
@@ -71,14 +72,15 @@ def shop_redact(delivery: Delivery) -> JobRequest:
 
 
 def _require_same_shop(delivery: Delivery, field: str) -> None:
-    """The signed body must name the header's shop when it names one.
+    """The signed body must name the header's shop; a body that names none is refused too.
 
     Only the body is signed: without this, a captured shop/redact body replayed with another
-    X-Shopify-Shop-Domain header would erase the wrong shop.
+    X-Shopify-Shop-Domain header would erase the wrong shop. Shopify always sends the field on
+    these topics; a body without it names no shop, so nothing signed ties it to the header's.
     """
     named = delivery.payload.get(field)
-    if named is None:
-        return
+    if named is None or named == "":
+        raise Rejection(400, f"payload '{field}' is missing: the signed body must name X-Shopify-Shop-Domain")
     if not isinstance(named, str) or named.lower() != delivery.shop:
         raise Rejection(400, f"payload '{field}' does not match X-Shopify-Shop-Domain")
 

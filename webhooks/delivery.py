@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ class Delivery:
     triggered_at: str | None
     api_version: str | None
     payload: dict
+    # sha256 hex of the signed raw body: what a replay under fresh headers still shares with the
+    # original. None for deliveries the app builds itself (the reconciliation sweep). Keep it last.
+    body_digest: str | None = None
 
 
 class Rejection(Exception):
@@ -72,7 +76,18 @@ def parse_delivery(headers: Mapping[str, str], body: bytes, secrets: list[str]) 
         triggered_at=_optional_header(headers, TRIGGERED_AT_HEADER),
         api_version=_optional_header(headers, API_VERSION_HEADER),
         payload=payload,
+        body_digest=digest_of(body),
     )
+
+
+def digest_of(body: bytes) -> str:
+    """The identity of a signed body for replay dedupe: sha256 hex of the raw bytes.
+
+    A digest of the body rather than the X-Shopify-Hmac-Sha256 value: it is the same whichever
+    secret signed the body (a rotation changes the HMAC of identical bytes), and it puts no
+    signature into Redis key names, where anyone listing keys could pair it with a body.
+    """
+    return hashlib.sha256(body).hexdigest()
 
 
 def _required_header(headers: Mapping[str, str], name: str) -> str:

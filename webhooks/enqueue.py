@@ -16,19 +16,25 @@ from .delivery import Delivery
 from .registry import JobRequest
 
 DEDUPE_KEY_PREFIX = "print-mirror:webhook:"
+# print-mirror:webhook-body:<shop>:<topic>:<digest>. The shop is a segment of its own right after
+# the kind, so shop/redact (jobs/privacy.py) finds and erases these keys with the shop's others.
+BODY_DEDUPE_KEY_PREFIX = "print-mirror:webhook-body:"
 
 # RQ's enqueue is recorded on a pipeline and replayed inside the script, so RQ keeps deciding what
 # an enqueued job looks like. Only single-key writes are replayed (key first, as the script
 # expects); anything else means RQ changed and must be looked at, not guessed at.
 _REPLAYABLE = frozenset({"HSET", "HMSET", "RPUSH", "LPUSH", "SADD", "SET", "EXPIRE", "ZADD", "HINCRBY", "PERSIST"})
 
-# KEYS: marker, installed mark, tally hash, one per guard, one per replayed command.
+# KEYS: marker, body marker ("" for none), installed mark, tally hash ("" for none), one per guard,
+#       one per replayed command.
 # ARGV: job id, marker ttl, installed ("check" | "verified" | "skip"), mark ttl, tally field prefix
 #       ("" for none), guard count, then (rule, value, ttl) per guard, then (argc, name, args...) per command.
-# Writes happen only once every check passed, and the marker goes last: a command failing
+# Either marker standing makes the delivery a duplicate: the webhook id catches Shopify's own
+# retries, the body marker a signed body re-sent under fresh (unsigned) headers.
+# Writes happen only once every check passed, and the markers go last: a command failing
 # half-way leaves no marker, so Shopify's retry enqueues again instead of being taken as a duplicate.
 _SCRIPT = """
-local marker, mark, tally = KEYS[1], KEYS[2], KEYS[3]
+local marker, body, mark, tally = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local job_id, marker_ttl, installed, mark_ttl, prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local guards = tonumber(ARGV[6])
 local function count(result)
@@ -39,11 +45,13 @@ local function remember(passed)
 end
 if installed == 'check' and redis.call('EXISTS', mark) == 0 then return {'unverified'} end
 if installed == 'verified' then redis.call('SET', mark, '1', 'EX', mark_ttl) end
-if redis.call('EXISTS', marker) == 1 then count('duplicate'); return {'duplicate'} end
+if redis.call('EXISTS', marker) == 1 or (body ~= '' and redis.call('EXISTS', body) == 1) then
+  count('duplicate'); return {'duplicate'}
+end
 local a, passed = 7, {}
 for i = 1, guards do
   local rule, value, ttl = ARGV[a], ARGV[a + 1], ARGV[a + 2]
-  local key = KEYS[3 + i]
+  local key = KEYS[4 + i]
   local stored = redis.call('GET', key)
   local blocked = false
   if stored then
@@ -52,6 +60,10 @@ for i = 1, guards do
     elseif rule == 'not_older' then
       local newest = tonumber(stored)
       blocked = newest ~= nil and tonumber(value) < newest
+    elseif rule == 'newer' then
+      -- Integers (epoch microseconds) stay exact in Lua's doubles up to 2^53.
+      local newest = tonumber(stored)
+      blocked = newest ~= nil and tonumber(value) <= newest
     else
       return redis.error_reply('unknown guard rule ' .. rule)
     end
@@ -66,7 +78,7 @@ for i = 1, guards do
   passed[#passed + 1] = {key, value, ttl}
   a = a + 3
 end
-local k = 3 + guards
+local k = 4 + guards
 while a <= #ARGV do
   local argc = tonumber(ARGV[a])
   k = k + 1
@@ -77,6 +89,7 @@ while a <= #ARGV do
 end
 remember(passed)
 redis.call('SET', marker, job_id, 'EX', marker_ttl)
+if body ~= '' then redis.call('SET', body, job_id, 'EX', marker_ttl) end
 count('enqueued')
 return {'enqueued'}
 """
@@ -114,6 +127,13 @@ def dedupe_key(delivery: Delivery) -> str:
     return f"{DEDUPE_KEY_PREFIX}{delivery.topic}:{delivery.webhook_id}"
 
 
+def body_dedupe_key(delivery: Delivery) -> str | None:
+    """The Redis key remembering (shop, topic, signed body), or None when the delivery has no body digest."""
+    if not delivery.body_digest:
+        return None
+    return f"{BODY_DEDUPE_KEY_PREFIX}{delivery.shop}:{delivery.topic}:{delivery.body_digest}"
+
+
 def enqueue_once(
     connection: redis.Redis,
     queue: Queue,
@@ -127,14 +147,17 @@ def enqueue_once(
 ) -> tuple[EnqueueOutcome, str | None]:
     """Enqueue request unless this delivery was seen before or a guard blocks it, in one round trip.
 
+    Seen before: the same topic and webhook id, or the same shop, topic and signed body under any
+    webhook id (Shopify signs only the body, so a replay can carry any headers it likes).
+
     Returns the outcome and the job id (or the blocking guard's reason). Redis errors propagate:
     the caller answers 503 so Shopify delivers again; nothing was acknowledged, nothing is lost.
     """
     job_id = str(uuid.uuid4())
     commands = _job_writes(queue, delivery, request, job_id, job_options)
     guards = request.guards
-    keys = [dedupe_key(delivery), installed_key(delivery.shop), tally.key if tally else "",
-            *(guard.key for guard in guards), *(command[1] for command in commands)]
+    keys = [dedupe_key(delivery), body_dedupe_key(delivery) or "", installed_key(delivery.shop),
+            tally.key if tally else "", *(guard.key for guard in guards), *(command[1] for command in commands)]
     args: list = [job_id, dedupe_ttl, installed.value, INSTALLED_MARK_TTL, tally.field_prefix if tally else "", len(guards)]
     for guard in guards:
         args += [guard.rule.value, guard.value, guard.ttl]

@@ -17,11 +17,16 @@ MIRROR_UPDATE = "jobs.updates.mirror_update"
 def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
     """A store order was cancelled: mirror the cancellation to its print orders.
 
-    The payload is the whole order, so it also passes the orders/updated guards: the
-    orders/updated Shopify sends for the same cancellation (or a reconciliation sweep) then
-    finds the state already queued and costs no second job, and vice versa.
+    Only the body is signed, so the topic header is not evidence: a body whose own `cancelled_at`
+    is empty is no cancellation (e.g. an orders/updated body replayed under this topic), and is
+    ignored here; the job confirms with the Admin API before cancelling anything. The payload is
+    the whole order, so it also passes the orders/updated guards: the orders/updated Shopify sends
+    for the same cancellation (or a reconciliation sweep) then finds the state already queued and
+    costs no second job, and vice versa.
     """
     order_id = order_id_of(delivery.payload)
+    if delivery.payload.get("cancelled_at") in (None, ""):
+        return Ignored("not cancelled: the signed order has no cancelled_at")
     try:
         state = print_state_of(delivery.payload)
     except Rejection:
@@ -43,7 +48,9 @@ def order_updated(delivery: Delivery) -> JobRequest | Ignored:
     """A store order changed: queue a job only for a newer update whose print-relevant fields changed.
 
     Both checks run inside the enqueue script, so a note or tag edit (the app's own writes
-    included) costs one Redis round trip and never a job.
+    included) costs one Redis round trip and never a job. The job gets ids and the update's time
+    only: it reads the order's address and items from the Admin API when it runs, so no personal
+    data waits in Redis.
     """
     state = print_state_of(delivery.payload)
     return JobRequest(
@@ -55,8 +62,6 @@ def order_updated(delivery: Delivery) -> JobRequest | Ignored:
             "webhook_id": delivery.webhook_id,
             "updated_at": state.updated_at.isoformat(),
             "cancelled": state.cancelled,
-            "address": None if state.address is None else dict(state.address),
-            "line_items": [{"id": i.id, "quantity": i.quantity, "name": i.name} for i in state.line_items],
         },
         guards=_guards(delivery.shop, state),
     )

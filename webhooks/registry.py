@@ -15,6 +15,7 @@ class GuardRule(enum.Enum):
 
     DIFFERS = "differs"  # blocks when the stored value equals this one
     NOT_OLDER = "not_older"  # blocks when this (integer) value is below the stored one
+    NEWER = "newer"  # blocks when this (integer) value is not above the stored one: only strictly newer passes
 
 
 class Guard(Protocol):

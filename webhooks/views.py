@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
 
 QUEUE_UNAVAILABLE = "queue unavailable, retry later"
+# Rejections answered before the signature was checked: 401 (missing or bad signature, no secret
+# configured) and 413 (a body too large to read). Nothing such a request claims is evidence.
+UNVERIFIED_STATUSES = frozenset({401, 413})
+# Claimed topics are logged for diagnosis only, and never at length.
+_CLAIMED_TOPIC_LOG_LENGTH = 64
 # Results the enqueue script counts itself, in its one round trip.
 COUNTED_BY_ENQUEUE = frozenset(outcome.value for outcome in EnqueueOutcome)
 
@@ -37,9 +42,7 @@ def receive():
     try:
         delivery = parse_delivery(request.headers, _read_body(), webhook_secrets(current_app.config))
     except Rejection as rejection:
-        topic = request.headers.get("X-Shopify-Topic", "")[:64] or None
-        log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason, topic=topic)
-        _count(topic, "rejected")
+        _record_rejection(rejection)
         return _answer(rejection.status, rejection.reason)
     status, result, detail = _dispatch(delivery)
     if result not in COUNTED_BY_ENQUEUE and detail != QUEUE_UNAVAILABLE:
@@ -112,8 +115,21 @@ def _read_body() -> bytes:
     return body
 
 
+def _record_rejection(rejection: Rejection) -> None:
+    """Log and count a request refused before a Delivery existed; unverified ones name no topic."""
+    claimed = request.headers.get("X-Shopify-Topic", "")[:_CLAIMED_TOPIC_LOG_LENGTH] or None
+    if rejection.status in UNVERIFIED_STATUSES:
+        # Anyone can send any X-Shopify-Topic: counting it under that topic would let unsigned
+        # traffic pass for (or drown) the topic's real deliveries on a dashboard.
+        log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason, claimed_topic=claimed)
+        _count(metrics.UNVERIFIED, "rejected")
+        return
+    log_event("webhook", result="rejected", status=rejection.status, reason=rejection.reason, topic=claimed)
+    _count(claimed, "rejected")
+
+
 def _count(topic: str | None, result: str) -> None:
-    """One HINCRBY for /metrics; unhandled or forged topics share the "other" label."""
+    """One HINCRBY for /metrics; unhandled or forged topics share the "other" label, unsigned requests "unverified"."""
     metrics.count_webhook(get_services().redis, topic or "", result, registry.routes)
 
 
