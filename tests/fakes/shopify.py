@@ -25,6 +25,7 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLObjectType,
     GraphQLSyntaxError,
     InlineFragmentNode,
     IntValueNode,
@@ -33,6 +34,7 @@ from graphql import (
     build_schema,
     execute,
     get_named_type,
+    is_abstract_type,
     is_leaf_type,
     parse,
     validate,
@@ -40,7 +42,7 @@ from graphql import (
 from graphql.utilities import get_operation_ast
 from werkzeug.wrappers import Request, Response
 
-from ._common import Call, FakeService, json_response
+from ._common import Call, FakeService, HookCallback, json_response
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 SAMPLE_ORDER_PATH = DATA_DIR / "shopify-order-webhook.json"
@@ -62,12 +64,25 @@ BUCKET_MAX = 2000.0
 RESTORE_RATE = 100.0
 MUTATION_COST = 10
 MAX_PAGE_SIZE = 250
+# Shopify refuses, before running it, any single query whose requested cost exceeds this.
+MAX_QUERY_COST = 1000
 INVALID_TOKEN_BODY = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
 NOT_FOUND_BODY = {"errors": "Not Found"}
 THROTTLED_ERROR = {
     "message": "Throttled",
     "extensions": {"code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"},
 }
+# Shopify's refusal of a query over MAX_QUERY_COST: HTTP 200, this text and code, the cost and the
+# limit in extensions (sample in https://shopify.dev/docs/api/usage/response-codes, "Sample 200
+# error responses"; the same body is quoted by client libraries' tests).
+MAX_COST_MESSAGE = (
+    "Query cost is {cost}, which exceeds the single query max cost limit ({limit}).\n\n"
+    "See https://shopify.dev/concepts/about-apis/rate-limits for more information on how the\n"
+    "cost of a query is calculated.\n\n"
+    "To query larger amounts of data with fewer limits, bulk operations should be used instead.\n"
+    "See https://shopify.dev/tutorials/perform-bulk-operations-with-admin-api for usage details.\n"
+)
+MAX_COST_DOCUMENTATION = "https://shopify.dev/api/usage/limits#rate-limits"
 DEFAULT_LINE_ITEMS = (
     {"name": "Classic Poster - 50x70 cm", "title": "Classic Poster", "variant_title": "50x70 cm",
      "sku": "POSTER-50X70"},
@@ -196,6 +211,174 @@ def _split_tags(tags: str | Iterable[str]) -> list[str]:
     return out
 
 
+# -- requested query cost ------------------------------------------------------------------
+# Shopify's documented rule (https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits,
+# "Cost calculation"; also https://shopify.engineering/rate-limiting-graphql-apis-calculating-query-complexity):
+# scalars and enums cost 0, an object 1, an interface or union the maximum of its possible
+# selections, a connection is sized by its first/last argument: 2 + size x (one node: 1 plus its
+# own selections), so nested connections multiply; a mutation costs 10. `edges`, `node`, `nodes`
+# and `pageInfo` are the connection's own wrappers and add nothing beyond that (the docs give
+# pageInfo no cost of its own; we count it inside the fixed 2). Shopify may set lower costs on
+# particular fields; the fake never does, so it errs on the expensive side.
+
+_DEFAULT_SCHEMA = None
+
+
+def _default_schema():
+    """The fake's schema, built once (building twice in a race is harmless)."""
+    global _DEFAULT_SCHEMA
+    if _DEFAULT_SCHEMA is None:
+        _DEFAULT_SCHEMA = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return _DEFAULT_SCHEMA
+
+
+def requested_cost(document: str, variables: dict | None = None, operation_name: str | None = None) -> int:
+    """Shopify's requested cost of a GraphQL document; ValueError if it is invalid or a page size is unknown."""
+    schema = _default_schema()
+    try:
+        ast = parse(document)
+    except GraphQLSyntaxError as exc:
+        raise ValueError(f"not a GraphQL document: {exc.message}") from exc
+    errors = validate(schema, ast)
+    if errors:
+        raise ValueError("invalid against shopify_schema.graphql: " + "; ".join(e.message for e in errors))
+    operation = get_operation_ast(ast, operation_name)
+    if operation is None:
+        raise ValueError("name the operation to cost (operation_name): the document has several or none")
+    return _operation_cost(schema, ast, operation, variables or {}, strict=True)
+
+
+def _operation_cost(schema, document, operation, variables: dict, strict: bool = False) -> int:
+    """Requested cost of one operation; strict raises when a connection's size cannot be known."""
+    fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+    # Variable defaults count: `$first: Int = 50` sizes a connection when the request omits it.
+    values = {}
+    for definition in operation.variable_definitions or ():
+        if isinstance(definition.default_value, IntValueNode):
+            values[definition.variable.name.value] = int(definition.default_value.value)
+    values.update({k: v for k, v in variables.items() if v is not None})
+    coster = _Coster(schema, fragments, values, strict)
+    if operation.operation == OperationType.MUTATION:
+        fields = coster.collect([operation.selection_set], schema.mutation_type)
+        return MUTATION_COST * sum(1 for nodes in fields.values() if not nodes[0].name.value.startswith("__"))
+    return coster.selections([operation.selection_set], schema.query_type)
+
+
+class _Coster:
+    """Walks selections the way GraphQL merges them (fragments, aliases) and prices them."""
+
+    def __init__(self, schema, fragments: dict, values: dict, strict: bool):
+        """Bind the schema, the document's fragments and the known variable values."""
+        self.schema = schema
+        self.fragments = fragments
+        self.values = values
+        self.strict = strict
+
+    def collect(self, selection_sets, concrete) -> dict[str, list[FieldNode]]:
+        """Fields selected on `concrete`, by response key, looking through fragments that apply to it."""
+        out: dict[str, list[FieldNode]] = {}
+        for selection_set in selection_sets:
+            self._collect(selection_set, concrete, out, set())
+        return out
+
+    def _collect(self, selection_set, concrete, out: dict, seen: set) -> None:
+        """One selection set into `out` (fragment spreads are followed once, like GraphQL does)."""
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                out.setdefault(sel.alias.value if sel.alias else sel.name.value, []).append(sel)
+            elif isinstance(sel, InlineFragmentNode):
+                if self._applies(sel.type_condition, concrete):
+                    self._collect(sel.selection_set, concrete, out, seen)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                fragment = self.fragments.get(sel.name.value)
+                if fragment is not None and self._applies(fragment.type_condition, concrete):
+                    seen.add(sel.name.value)
+                    self._collect(fragment.selection_set, concrete, out, seen)
+
+    def _applies(self, condition, concrete) -> bool:
+        """Whether a fragment with this type condition is selected on an object of type `concrete`."""
+        if condition is None:
+            return True
+        wanted = self.schema.get_type(condition.name.value)
+        if wanted is None:
+            return False
+        return wanted is concrete or (is_abstract_type(wanted) and self.schema.is_sub_type(wanted, concrete))
+
+    def selections(self, selection_sets, parent) -> int:
+        """Cost of the (merged) selection sets under `parent`: the dearest possible type for an abstract one."""
+        possible = list(self.schema.get_possible_types(parent)) if is_abstract_type(parent) else [parent]
+        best = 0
+        for concrete in possible or [parent]:
+            fields = self.collect(selection_sets, concrete)
+            best = max(best, sum(self.field(concrete, nodes) for nodes in fields.values()))
+        return best
+
+    def field(self, parent, nodes: list[FieldNode]) -> int:
+        """Cost of one field (all nodes share a response key): 0 leaf, 1 + children object, sized connection."""
+        name = nodes[0].name.value
+        definition = getattr(parent, "fields", {}).get(name)
+        if name.startswith("__") or definition is None:
+            return 0
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return 0
+        children = [n.selection_set for n in nodes if n.selection_set]
+        if self._is_connection(named, definition):
+            return self._connection(named, nodes, children)
+        return 1 + self.selections(children, named)
+
+    @staticmethod
+    def _is_connection(named, definition) -> bool:
+        """A Relay connection field: pages of nodes with pageInfo, sized by first or last."""
+        return (
+            isinstance(named, GraphQLObjectType)
+            and "pageInfo" in named.fields
+            and ("edges" in named.fields or "nodes" in named.fields)
+            and ("first" in definition.args or "last" in definition.args)
+        )
+
+    def _connection(self, connection, nodes: list[FieldNode], children) -> int:
+        """2 + size x (1 + one node's selections), plus anything else selected on the connection."""
+        per_node = 0  # the node's own selections; `nodes` and `edges { node }` are the same objects
+        other = 0
+        for key_nodes in self.collect(children, connection).values():
+            name = key_nodes[0].name.value
+            sub = [n.selection_set for n in key_nodes if n.selection_set]
+            if name == "nodes":
+                per_node = max(per_node, self.selections(sub, get_named_type(connection.fields["nodes"].type)))
+            elif name == "edges":
+                edge = get_named_type(connection.fields["edges"].type)
+                edge_cost = 0
+                for edge_nodes in self.collect(sub, edge).values():
+                    if edge_nodes[0].name.value == "node":
+                        node_sub = [n.selection_set for n in edge_nodes if n.selection_set]
+                        edge_cost += self.selections(node_sub, get_named_type(edge.fields["node"].type))
+                    else:
+                        edge_cost += self.field(edge, edge_nodes)  # cursor: a scalar, 0
+                per_node = max(per_node, edge_cost)
+            elif name != "pageInfo":
+                other += self.field(connection, key_nodes)
+        return 2 + self._size(nodes) * (1 + per_node) + other
+
+    def _size(self, nodes: list[FieldNode]) -> int:
+        """The page size from first/last (a literal or a variable); 0, or ValueError when strict, if unknown."""
+        sizes = []
+        for arg in nodes[0].arguments or ():
+            if arg.name.value not in ("first", "last"):
+                continue
+            if isinstance(arg.value, IntValueNode):
+                sizes.append(int(arg.value.value))
+            elif isinstance(arg.value, VariableNode):
+                value = self.values.get(arg.value.name.value)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    sizes.append(value)
+        if not sizes:
+            if self.strict:
+                raise ValueError(f"connection {nodes[0].name.value!r}: no first/last value to size it")
+            return 0
+        return max(sizes)
+
+
 class _Shop:
     """State of one installed shop."""
 
@@ -236,6 +419,7 @@ class FakeShopify(FakeService):
         self._shops: dict[str, _Shop] = {}
         self._codes: dict[str, dict] = {}
         self._throttles: list[int] = []  # one HTTP status per throttled answer still to give
+        self._graphql_hooks: list[dict] = []  # before_graphql: {"field", "callback", "remaining"}
         self._last_stamp = 0
         self._ids = {"order": FIRST_ORDER_ID, "line_item": FIRST_LINE_ITEM_ID, "subscription": FIRST_SUBSCRIPTION_ID}
         self._echo_target: str | None = None
@@ -253,6 +437,9 @@ class FakeShopify(FakeService):
         # throttleStatus never slows the tests down; True: a real leaky bucket (never throttles
         # by itself either; use throttle_next for that).
         self.drain_bucket = False
+        # Not None: the scopes the merchant "granted", reported by the code exchange instead of the
+        # requested ones (a merchant or a Partner Dashboard config granting less).
+        self.granted_scopes_override: str | None = None
         self._bind_resolvers()
 
     # -- clock -----------------------------------------------------------------------------
@@ -703,6 +890,27 @@ class FakeShopify(FakeService):
         """Answer the next `times` requests (matching path_regex/method if given) with HTTP `status`."""
         self._add_fault(method, path_regex, status, times, body, headers)
 
+    def before_graphql(self, field_name: str, callback: HookCallback, times: int | None = None) -> None:
+        """Run callback(call) before executing each request selecting root field `field_name` (times=None: always)."""
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1 or None")
+        with self._lock:
+            self._graphql_hooks.append({"field": field_name, "callback": callback, "remaining": times})
+
+    def _run_graphql_hooks(self, call: Call) -> None:
+        """Run the before_graphql callbacks due for this request; the lock is released while they run."""
+        with self._lock:
+            due = []
+            for hook in list(self._graphql_hooks):
+                if hook["field"] in call.fields:
+                    due.append(hook["callback"])
+                    if hook["remaining"] is not None:
+                        hook["remaining"] -= 1
+                        if hook["remaining"] <= 0:
+                            self._graphql_hooks.remove(hook)
+        for callback in due:
+            callback(call)
+
     def _default_fault_body(self, status: int) -> Any:
         """Shopify-style error body for injected failures."""
         return {"errors": "Internal Server Error" if status >= 500 else f"Injected failure ({status})"}
@@ -731,15 +939,17 @@ class FakeShopify(FakeService):
             ]
 
     def reset(self) -> None:
-        """Forget shops, orders, tokens, subscriptions, faults, throttles, echo settings and logs."""
+        """Forget shops, orders, tokens, subscriptions, faults, throttles, hooks, echo settings and logs."""
         with self._lock:
             self._reset_common()
             self._shops.clear()
             self._codes.clear()
             self._throttles.clear()
+            self._graphql_hooks.clear()
             self.authorize_requests.clear()
             self.clock_offset = 0.0
             self.drain_bucket = False
+            self.granted_scopes_override = None
             self._echo_target = None
             self._echo_secret = None
             self._echo_generation += 1
@@ -836,6 +1046,8 @@ class FakeShopify(FakeService):
             grant = self._codes.pop(params.get("code", ""), None)  # a code works once
             if grant is None or grant["shop"] != shop or grant["issued_at"] + AUTHORIZATION_CODE_TTL < self.now():
                 return self._oauth_error("invalid_request", "The authorization code was not found or was already used")
+            if self.granted_scopes_override is not None:
+                grant = {**grant, "scope": self.granted_scopes_override}
             if params.get("expiring") in ("1", "true", "True"):
                 return json_response(self._issue_expiring(state, grant["scope"]))
             token = f"shpua_{secrets.token_hex(16)}"
@@ -904,7 +1116,13 @@ class FakeShopify(FakeService):
             call.fields = tuple(self._root_fields(operation.selection_set, document))
             call.operation_name = operation.name.value if operation.name else operation_name
         requested = self._query_cost(document, operation, variables) if operation is not None else 0
+        # Outside the lock, so a callback may use the fake's controls (set_order, fail_next...).
+        self._run_graphql_hooks(call)
         with self._lock:
+            # Shopify prices a query statically before it looks at the bucket: a query that can
+            # never run is refused as such, not throttled.
+            if syntax_error is None and not validation_errors and requested > MAX_QUERY_COST:
+                return self._max_cost_exceeded(state, requested)
             throttled_status = self._throttles.pop(0) if self._throttles else None
             if throttled_status is not None:
                 return self._throttled(state, requested, throttled_status)
@@ -966,6 +1184,19 @@ class FakeShopify(FakeService):
             }
         }
         return json_response(payload)
+
+    def _max_cost_exceeded(self, state: _Shop, requested: int) -> Response:
+        """Shopify's MAX_COST_EXCEEDED refusal: HTTP 200, nothing executed, nothing taken from the bucket."""
+        error = {
+            "message": MAX_COST_MESSAGE.format(cost=requested, limit=MAX_QUERY_COST),
+            "extensions": {
+                "code": "MAX_COST_EXCEEDED",
+                "cost": requested,
+                "maxCost": MAX_QUERY_COST,
+                "documentation": MAX_COST_DOCUMENTATION,
+            },
+        }
+        return self._graphql_response(state, {"errors": [error]}, requested, 0)
 
     @staticmethod
     def _throttled(state: _Shop, requested: int, http_status: int) -> Response:
@@ -1044,43 +1275,11 @@ class FakeShopify(FakeService):
         return names
 
     def _query_cost(self, document, operation, variables: dict) -> int:
-        """Approximate Shopify's requested cost: objects 1, connections 2 + size x node, mutations 10."""
-        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        if operation.operation == OperationType.MUTATION:
-            return MUTATION_COST * max(1, len(self._root_fields(operation.selection_set, document)))
+        """Shopify's requested cost of the operation (the rule at requested_cost); 1 if it cannot be priced."""
         try:
-            return self._selection_cost(operation.selection_set, self._schema.query_type, fragments, variables)
+            return _operation_cost(self._schema, document, operation, variables)
         except Exception:  # an invalid query still gets an answer; validation reports the problem
             return 1
-
-    def _selection_cost(self, selection_set, parent_type, fragments: dict, variables: dict) -> int:
-        """Cost of one selection set under `parent_type`."""
-        total = 0
-        for sel in selection_set.selections:
-            if isinstance(sel, FieldNode):
-                field = getattr(parent_type, "fields", {}).get(sel.name.value)
-                if field is None:
-                    continue
-                named = get_named_type(field.type)
-                if is_leaf_type(named):
-                    continue
-                child = self._selection_cost(sel.selection_set, named, fragments, variables) if sel.selection_set else 0
-                size = None
-                for arg in sel.arguments or ():
-                    if arg.name.value in ("first", "last"):
-                        if isinstance(arg.value, IntValueNode):
-                            size = int(arg.value.value)
-                        elif isinstance(arg.value, VariableNode):
-                            size = variables.get(arg.value.name.value)
-                total += 2 + int(size) * child if isinstance(size, int) else 1 + child
-            elif isinstance(sel, InlineFragmentNode):
-                cond = self._schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent_type
-                total += self._selection_cost(sel.selection_set, cond or parent_type, fragments, variables)
-            elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
-                fragment = fragments[sel.name.value]
-                cond = self._schema.get_type(fragment.type_condition.name.value) or parent_type
-                total += self._selection_cost(fragment.selection_set, cond, fragments, variables)
-        return total
 
     # -- resolvers -------------------------------------------------------------------------
 
