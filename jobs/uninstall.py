@@ -1,40 +1,76 @@
-"""Job: app/uninstalled — the shop is marked uninstalled and its tokens are deleted."""
+"""Job: app/uninstalled — the shop is forgotten (marked uninstalled, tokens deleted) only once Shopify
+refuses its token; nothing in the delivery's unsigned headers decides it."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from plugin import shops
-from plugin.errors import InvalidPayload
+from plugin.errors import InvalidPayload, ShopNotInstalled
 from plugin.installed_marks import forget_installed
 from plugin.logs import log_event
+from plugin.models import utcnow
+from plugin.services import Services
 from plugin.shop_domain import is_valid_shop_domain
+from plugin.shop_probe import token_refused
 
 from .runtime import services
 
+# What a confirmation found (the job's "result").
+UNINSTALLED = "uninstalled"  # Shopify refused the token: the shop is marked uninstalled, its tokens deleted
+KEPT = "kept"  # Shopify accepts the token: the delivery is not genuine, or a reinstall superseded it
+NO_TOKEN = "no_token"  # installed, but no token to ask Shopify with: nothing can be confirmed, nothing is changed
+NOT_INSTALLED = "not_installed"  # already uninstalled: nothing left to forget
+UNKNOWN = "unknown"  # never installed here
+
 
 def forget_uninstalled_shop(shop: str, triggered_at: str | None = None, webhook_id: str | None = None) -> dict:
-    """Mark the shop uninstalled unless it was (re)installed after Shopify saw the uninstall."""
+    """app/uninstalled: mark the shop uninstalled and delete its tokens once Shopify refuses its token."""
     if not is_valid_shop_domain(shop):
         raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
-    event_time = parse_triggered_at(triggered_at)
-    svc = services()
-    uninstalled = shops.uninstall_shop(svc.database, shop, event_time=event_time)
-    if uninstalled:
-        # After the commit: a delivery that still sees the mark queues a job that finds the shop gone.
-        forget_installed(svc.redis, shop)
-    # False: unknown shop, or a late retry of an uninstall that a reinstall has already superseded.
-    result = "uninstalled" if uninstalled else "kept"
-    log_event("shop_uninstalled", shop=shop, result=result, webhook_id=webhook_id, triggered_at=triggered_at)
+    # triggered_at is still accepted (jobs queued before this change carry it) and never read:
+    # X-Shopify-Triggered-At is not signed, so it must not decide whether a shop loses its tokens.
+    result = confirm_uninstalled(services(), shop, topic="app/uninstalled", webhook_id=webhook_id)
     return {"shop": shop, "result": result}
 
 
-def parse_triggered_at(value: str | None) -> datetime | None:
-    """X-Shopify-Triggered-At as an aware datetime; None when absent or unreadable."""
-    if not value:
-        return None
+def confirm_uninstalled(svc: Services, shop: str, *, topic: str, webhook_id: str | None = None) -> str:
+    """Ask Shopify, and forget the shop when it refuses the shop's token; returns one of the results above.
+
+    TransientError when Shopify gives no answer (timeout, 5xx, throttling): the job is retried.
+    """
+    status = _status(svc, shop)
+    if status is None or status not in shops.ACTIVE_STATUSES:
+        result = UNKNOWN if status is None else NOT_INSTALLED
+        log_event("shop_uninstalled", shop=shop, result=result, topic=topic, webhook_id=webhook_id)
+        return result
+    asked_at = utcnow()
     try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
+        refused = token_refused(svc, shop)
+    except ShopNotInstalled:
+        # Uninstalled by another job while we asked, or installed without a token.
+        if _status(svc, shop) in shops.ACTIVE_STATUSES:
+            _log_refused(shop, topic, webhook_id, "no stored token to ask Shopify with")
+            return NO_TOKEN
+        log_event("shop_uninstalled", shop=shop, result=NOT_INSTALLED, topic=topic, webhook_id=webhook_id)
+        return NOT_INSTALLED
+    if not refused:
+        _log_refused(shop, topic, webhook_id, "Shopify still accepts the shop's token")
+        return KEPT
+    # event_time: an installation stored after Shopify refused the old token (a reinstall racing
+    # this job) is a new, live one and is kept.
+    if not shops.uninstall_shop(svc.database, shop, event_time=asked_at):
+        _log_refused(shop, topic, webhook_id, "reinstalled while Shopify was being asked")
+        return KEPT
+    # After the commit: a delivery that still sees the mark queues a job that finds the shop gone.
+    forget_installed(svc.redis, shop)
+    log_event("shop_uninstalled", shop=shop, result=UNINSTALLED, topic=topic, webhook_id=webhook_id)
+    return UNINSTALLED
+
+
+def _status(svc: Services, shop: str) -> str | None:
+    with svc.database.session() as session:
+        row = shops.find_shop(session, shop)
+        return None if row is None else row.status
+
+
+def _log_refused(shop: str, topic: str, webhook_id: str | None, reason: str) -> None:
+    log_event("shop_uninstall_refused", shop=shop, topic=topic, reason=reason, webhook_id=webhook_id)

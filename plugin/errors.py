@@ -43,6 +43,10 @@ class AdminUnauthorized(PermanentError):
     """The Admin API refused the access token (401)."""
 
 
+class AdminForbidden(AdminAPIError):
+    """The Admin API answered 403: the access token may not do this (on an uninstalled shop, nothing)."""
+
+
 class ProviderError(PermanentError):
     """The print provider refused a request in a way retrying cannot fix."""
 

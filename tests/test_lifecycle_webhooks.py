@@ -68,6 +68,7 @@ def test_uninstall_deletes_tokens_and_stops_jobs_then_reinstall_restores(app, li
     assert (row.access_token, row.refresh_token, row.access_token_expires_at) == (None, None, None)
 
     order_id = shopify.add_order(SHOP)
+    shopify.cancel_order(SHOP, order_id)
     print_id = gelato.add_order(str(order_id), status="passed")
     cancelled = deliver(shopify, live_app, "orders/cancelled", shopify.order_payload(SHOP, order_id))
     assert cancelled.status_code == 200 and cancelled.json()["message"] == "shop not installed"
@@ -84,20 +85,35 @@ def test_uninstall_deletes_tokens_and_stops_jobs_then_reinstall_restores(app, li
     assert "print-cancelled" in shopify.order(SHOP, order_id)["tags"]
 
 
-def test_a_late_retry_of_an_old_uninstall_does_not_undo_a_reinstall(app, live_app, shopify, drain):
-    assert install_via_oauth(live_app, shopify).status_code == 200
+def test_the_uninstall_job_is_not_given_the_unsigned_triggered_at(app, live_app, installed_shop, shopify, queue):
+    """X-Shopify-Triggered-At is not signed: whether a shop's tokens go must not hang on it."""
     before_install = datetime.now(timezone.utc) - timedelta(minutes=10)
-    response = deliver(shopify, live_app, "app/uninstalled", uninstalled_payload(), triggered_at=before_install)
+    response = deliver(shopify, live_app, "app/uninstalled", uninstalled_payload(), triggered_at=before_install,
+                       webhook_id="uninstall-1")
     assert response.json()["message"] == "enqueued"
+    [job] = queue.jobs
+    assert job.kwargs == {"shop": SHOP, "webhook_id": "uninstall-1"}
+
+
+@pytest.mark.parametrize("body", [
+    uninstalled_payload(shop=OTHER_SHOP),
+    {key: value for key, value in uninstalled_payload().items() if key != "myshopify_domain"},
+    {**uninstalled_payload(), "myshopify_domain": ""},
+    {**uninstalled_payload(), "myshopify_domain": [SHOP]},
+])
+def test_uninstall_payload_must_name_the_signed_for_shop(app, live_app, installed_shop, shopify, queue, drain, body):
+    response = deliver(shopify, live_app, "app/uninstalled", body)
+    assert response.status_code == 400
+    assert "myshopify_domain" in response.json()["message"]
+    assert queue.count == 0
     drain()
     row = shop_row(app)
     assert row.status == "installed" and row.access_token is not None
 
 
-def test_uninstall_payload_must_name_the_signed_for_shop(app, live_app, installed_shop, shopify, queue):
-    response = deliver(shopify, live_app, "app/uninstalled", uninstalled_payload(shop=OTHER_SHOP))
-    assert response.status_code == 400
-    assert queue.count == 0
+def test_uninstall_payload_names_the_shop_in_any_case(app, live_app, installed_shop, shopify, queue):
+    response = deliver(shopify, live_app, "app/uninstalled", uninstalled_payload(shop=SHOP.upper()))
+    assert response.status_code == 200 and response.json()["message"] == "enqueued"
 
 
 def test_data_request_logs_the_customers_records_for_a_shop_no_longer_installed(app, live_app, shopify, drain, caplog):
@@ -145,6 +161,7 @@ def test_customer_redact_deletes_that_customers_records_only(app, live_app, shop
 def test_shop_redact_erases_everything_about_an_uninstalled_shop(app, live_app, shopify, drain, redis_client):
     assert install_via_oauth(live_app, shopify).status_code == 200
     deliver(shopify, live_app, "app/uninstalled", uninstalled_payload())
+    shopify.uninstall(SHOP)
     drain()
     seed_history(app, SHOP, [ORDER_A, ORDER_B])
     seed_history(app, OTHER_SHOP, [ORDER_A])
@@ -171,10 +188,14 @@ def test_shop_redact_keeps_a_shop_that_is_installed_again(app, live_app, install
 
 
 @pytest.mark.parametrize("topic", PRIVACY_TOPICS)
-def test_privacy_payload_must_name_the_signed_for_shop(app, live_app, shopify, queue, topic):
-    payload = {"shop_id": 1, "shop_domain": OTHER_SHOP, "orders_requested": [], "orders_to_redact": []}
+@pytest.mark.parametrize("shop_domain", [OTHER_SHOP, None, "", 954889])
+def test_privacy_payload_must_name_the_signed_for_shop(app, live_app, shopify, queue, topic, shop_domain):
+    payload = {"shop_id": 954889, "orders_requested": [], "orders_to_redact": []}
+    if shop_domain is not None:
+        payload["shop_domain"] = shop_domain
     response = deliver(shopify, live_app, topic, payload)
     assert response.status_code == 400
+    assert "shop_domain" in response.json()["message"]
     assert queue.count == 0
 
 
