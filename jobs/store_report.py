@@ -19,16 +19,18 @@ def write_paragraph_once(
     """Append compose(pending, ref) to the note unless every entry was already written.
 
     The ref marker makes this safe across a crash between the Admin write and the ledger
-    insert: a re-run finds the marker in the note and only completes the ledger.
+    insert: a re-run finds the marker in the note and only completes the ledger. The note is
+    read right before the write, after the paragraph is composed, and re-read if the write has to
+    wait (append_paragraph), so a merchant's edit in the meantime is kept, not overwritten.
     """
     pending = ledger.pending(entries)
     if not pending:
         return False
     ref = paragraph_ref(ledger.shop, ledger.order_id, pending)
+    marker = f"[{ref}]"
+    paragraph = compose(pending, ref)
     current = read_order_note(client, order_gid(ledger.order_id))
-    written = f"[{ref}]" not in current.note
-    if written:
-        append_paragraph(client, current, compose(pending, ref))
+    written = marker not in current.note and append_paragraph(client, current, paragraph, marker) is not None
     ledger.remember(pending, ref)
     return written
 

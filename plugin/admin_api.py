@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
 import requests
 
-from .errors import AdminAPIError, AdminUnauthorized, RateLimited, TransientError
+from . import write_fence
+from .errors import AdminAPIError, AdminForbidden, AdminUnauthorized, RateLimited, TransientError
 from .http import error_summary, send
 from .shop_domain import admin_base_url
 
@@ -20,6 +22,8 @@ MAX_INLINE_THROTTLE_WAIT = 2.0
 MAX_INLINE_THROTTLE_TRIES = 5
 # Shopify's restore rate for a standard shop; used when a throttled answer omits it.
 DEFAULT_RESTORE_RATE = 100.0
+# A document whose operation is a mutation (after comments and blank lines): a write to fence.
+_MUTATION = re.compile(r"\A(?:\s|#[^\n]*)*mutation\b")
 
 
 def graphql_url(admin_url_template: str, shop: str, api_version: str) -> str:
@@ -49,8 +53,13 @@ class AdminClient:
         self._on_unauthorized = on_unauthorized
         self._sleep = sleep
 
-    def execute(self, document: str, variables: dict | None = None) -> dict:
-        """Run one document with variables and return its `data`; raise on any error."""
+    def execute(self, document: str, variables: dict | None = None, *, wait_inline: bool = True) -> dict:
+        """Run one document with variables and return its `data`; raise on any error.
+
+        A short throttle is waited out here and the same request sent again; wait_inline=False
+        raises RateLimited at once instead (execute_write: a write built from a read must not be
+        sent unchanged after a wait, because what it read may have changed meanwhile).
+        """
         retried_unauthorized = False
         for attempt in range(MAX_INLINE_THROTTLE_TRIES + 1):
             try:
@@ -61,9 +70,33 @@ class AdminClient:
                 retried_unauthorized = True
             except (_Throttled, RateLimited) as throttled:
                 wait = throttled.wait if isinstance(throttled, _Throttled) else (throttled.retry_after or 1.0)
+                if not wait_inline:
+                    raise RateLimited(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
                 if wait > MAX_INLINE_THROTTLE_WAIT or attempt == MAX_INLINE_THROTTLE_TRIES:
                     raise TransientError(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
                 log.info("Admin API throttled for %s; waiting %.2fs for the bucket to refill", self.shop, wait)
+                self._sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def execute_write(self, build: Callable[[], tuple[str, dict] | None]) -> dict | None:
+        """Run the mutation build() returns, rebuilding it from a fresh read after each throttle wait.
+
+        build() reads what the write depends on (e.g. the order's note) and returns (document,
+        variables), or None when nothing is left to write (then this returns None). No throttle
+        wait ever falls between that read and the write: a throttled write waits, then reads again.
+        """
+        for attempt in range(MAX_INLINE_THROTTLE_TRIES + 1):
+            request = build()
+            if request is None:
+                return None
+            document, variables = request
+            try:
+                return self.execute(document, variables, wait_inline=False)
+            except RateLimited as throttled:
+                wait = throttled.retry_after or 1.0
+                if wait > MAX_INLINE_THROTTLE_WAIT or attempt == MAX_INLINE_THROTTLE_TRIES:
+                    raise TransientError(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
+                log.info("Admin API throttled for %s; waiting %.2fs, then reading again before the write", self.shop, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -73,6 +106,10 @@ class AdminClient:
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        if _MUTATION.match(document):
+            # The last moment before a write (after any token refresh): a job that lost its order
+            # lock must not write (plugin/write_fence.py); a no-op outside an order lock.
+            write_fence.check()
         response = send(
             self._session,
             "POST",
@@ -85,6 +122,10 @@ class AdminClient:
         )
         if response.status_code == 401:
             raise AdminUnauthorized(f"Admin API ({self.shop}): access token refused")
+        if response.status_code == 403:
+            # Its own class (still an AdminAPIError for other callers): the uninstall probe takes a
+            # 403 as Shopify refusing the token, like a 401.
+            raise AdminForbidden(f"Admin API ({self.shop}): HTTP 403 {error_summary(response)}")
         try:
             body = response.json()
         except ValueError as exc:

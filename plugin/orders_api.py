@@ -92,12 +92,38 @@ def read_order_note(client: AdminClient, gid: str) -> OrderNote:
     )
 
 
-def append_paragraph(client: AdminClient, current: OrderNote, paragraph: str) -> str:
-    """Write current note + paragraph (orderUpdate replaces the note, so never send less)."""
-    note = current.note.rstrip() + PARAGRAPH_SEPARATOR + paragraph if current.note.strip() else paragraph
-    data = client.execute(ORDER_NOTE_UPDATE, {"input": {"id": current.gid, "note": note}})
+def append_paragraph(client: AdminClient, current: OrderNote, paragraph: str, marker: str | None = None) -> str | None:
+    """Write the order's note + paragraph; None when a re-read note already carries marker.
+
+    orderUpdate replaces the note, so it must send the note as it is right now: a note the merchant
+    edited after our read would lose the edit. The first try sends `current` (read just before); a
+    throttled try is not sent again unchanged after the wait but rebuilt from a fresh read
+    (AdminClient.execute_write), so no throttle wait ever falls between the read and the write.
+    When the fresh note already carries the paragraph's marker (another run wrote it meanwhile),
+    nothing is written.
+    """
+    notes: list[str] = []  # the note each try was built from
+
+    def build() -> tuple[str, dict] | None:
+        if not notes:
+            notes.append(current.note)  # read by the caller just before
+        else:
+            fresh = read_order_note(client, current.gid).note
+            if marker and marker in fresh:
+                return None
+            notes.append(fresh)
+        return ORDER_NOTE_UPDATE, {"input": {"id": current.gid, "note": with_paragraph(notes[-1], paragraph)}}
+
+    data = client.execute_write(build)
+    if data is None:
+        return None
     raise_user_errors(data.get("orderUpdate"), f"orderUpdate {current.gid}")
-    return note
+    return with_paragraph(notes[-1], paragraph)
+
+
+def with_paragraph(note: str, paragraph: str) -> str:
+    """note + a blank line + paragraph; just the paragraph on an empty note."""
+    return note.rstrip() + PARAGRAPH_SEPARATOR + paragraph if note.strip() else paragraph
 
 
 def add_tags(client: AdminClient, gid: str, tags: list[str]) -> None:

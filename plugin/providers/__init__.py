@@ -116,7 +116,11 @@ class NewPrintOrder:
 
 
 class PrintProvider(Protocol):
-    """What the jobs need from a print provider."""
+    """What the jobs need from a print provider.
+
+    Every write (cancel, patch, create) calls plugin.write_fence.check() right before its request,
+    so a job that lost its order lock stops before it writes.
+    """
 
     name: str
 

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import requests
 
+from .. import write_fence
 from ..errors import ProviderError
 from ..http import error_summary, send
 from . import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, PrintOrder
@@ -73,6 +74,7 @@ class GelatoClient:
 
     def cancel_order(self, order_id: str) -> CancelResult:
         """POST /v4/orders/{id}:cancel: 200 cancelled, 409 refused, 404 not found."""
+        write_fence.check()  # a job that lost its order lock must not write (plugin/write_fence.py)
         response = self._request("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel", what="Gelato cancel")
         return _result_of(response, "Gelato cancel", {
             200: CancelResult.CANCELLED, 204: CancelResult.CANCELLED,
@@ -89,6 +91,7 @@ class GelatoClient:
             body["shippingAddress"] = _gelato_address(address, keep_empty=True)
         if not body:
             return PatchResult.PATCHED
+        write_fence.check()
         response = self._request("PATCH", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato patch draft", json=body)
         return _result_of(response, "Gelato patch draft", {
             200: PatchResult.PATCHED, 409: PatchResult.REFUSED, 404: PatchResult.NOT_FOUND,
@@ -115,6 +118,7 @@ class GelatoClient:
         }
         if order.shipment_method:
             body["shipmentMethodUid"] = order.shipment_method
+        write_fence.check()
         response = self._request("POST", "/v4/orders", what="Gelato create order", json=body)
         if response.status_code not in (200, 201):
             raise ProviderError(f"Gelato create order: HTTP {response.status_code} {error_summary(response)}")
