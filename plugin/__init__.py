@@ -10,8 +10,9 @@ from flask.sessions import SecureCookieSessionInterface
 from . import cli, db, health, metrics, oauth, redis_conn, services
 from .config import load_config
 from .crypto import generate_key
+from .errors import ConfigurationError
 from .logs import configure_logging
-from .secrets_store import local_secret, random_secret
+from .secrets_store import local_secret, random_secret, refuse_to_start, require_app_secrets
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -24,7 +25,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     os.makedirs(app.instance_path, exist_ok=True)
     configure_logging(app.config.get("LOG_LEVEL", "INFO"))
-    # Local runs get generated secrets kept under instance/; production sets both variables.
+    try:
+        require_app_secrets(app.config, os.environ)
+    except ConfigurationError as exc:
+        refuse_to_start(exc)
+    # Only a local run (embedded Redis, SQLite, no dyno) gets generated secrets kept under instance/.
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = local_secret(app.instance_path, "secret_key", random_secret)
     if not app.config["TOKEN_ENCRYPTION_KEY"]:

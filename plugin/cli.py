@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import redis
+from click.core import ParameterSource
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
@@ -20,12 +21,24 @@ shops_cli = AppGroup("shops", help="Install, list and remove shops.")
 db_cli = AppGroup("db", help="Database migrations.")
 
 
-@shops_cli.command("add")
+# Where `shops add` reads the custom app's admin token from: the environment, not the command line.
+ADMIN_TOKEN_VARIABLE = "SHOPIFY_ADMIN_TOKEN"
+_SHOPS_ADD_EPILOG = (
+    f"Pass the token in {ADMIN_TOKEN_VARIABLE}, e.g. `read -rs {ADMIN_TOKEN_VARIABLE} && export "
+    f"{ADMIN_TOKEN_VARIABLE}` (a hidden prompt), then `flask --app plugin shops add SHOP`. "
+    "A --token argument is visible to every user in `ps` and is kept in shell history."
+)
+
+
+@shops_cli.command("add", epilog=_SHOPS_ADD_EPILOG)
 @click.argument("shop")
-@click.option("--token", required=True, envvar="SHOPIFY_ADMIN_TOKEN", help="The custom app's Admin API access token.")
+@click.option("--token", envvar=ADMIN_TOKEN_VARIABLE, show_envvar=True, metavar="TOKEN",
+              help=f"The custom app's Admin API access token. Prefer the {ADMIN_TOKEN_VARIABLE} environment "
+                   "variable: a command-line argument shows in `ps` and in shell history.")
 @click.option("--skip-webhooks", is_flag=True, help="Store the shop only; do not register webhooks.")
-def shops_add(shop: str, token: str, skip_webhooks: bool) -> None:
-    """Install SHOP with a custom app's admin token and register its webhooks."""
+def shops_add(shop: str, token: str | None, skip_webhooks: bool) -> None:
+    """Install SHOP with a custom app's admin token (from SHOPIFY_ADMIN_TOKEN) and register its webhooks."""
+    token = _admin_token(token)
     services = get_services()
     try:
         installed = shop_store.install_shop(services.database, services.cipher, shop, token.strip())
@@ -45,6 +58,17 @@ def shops_add(shop: str, token: str, skip_webhooks: bool) -> None:
         click.echo(f"registered {', '.join(created)} → {address}")
     else:
         click.echo(f"webhooks already registered → {address}")
+
+
+def _admin_token(token: str | None) -> str:
+    """The admin token from SHOPIFY_ADMIN_TOKEN or --token; warns when it came from the command line."""
+    if not token or not token.strip():
+        raise click.UsageError(f"no admin token: set {ADMIN_TOKEN_VARIABLE} in the environment (or pass --token)")
+    if click.get_current_context().get_parameter_source("token") == ParameterSource.COMMANDLINE:
+        # Still accepted (scripts rely on it), but the operator should know where the token now lingers.
+        click.echo(f"warning: --token puts the admin token in `ps` output and shell history; set "
+                   f"{ADMIN_TOKEN_VARIABLE} in the environment instead", err=True)
+    return token.strip()
 
 
 @shops_cli.command("list")

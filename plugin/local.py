@@ -16,6 +16,7 @@ from . import create_app
 from .db import SQLITE_FILENAME
 from .migrate import upgrade
 from .sandbox import SANDBOX_FOLDER, Sandbox, SandboxRefused, banner, real_setup, require_no_real_setup
+from .secrets_store import APP_SECRETS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PORT = 5000
@@ -81,6 +82,7 @@ def run_real(args: argparse.Namespace, environ: dict) -> int:
     env = dict(environ)
     # Both processes must use the same Redis: pass the resolved (possibly embedded) URL down.
     env["REDIS_URL"] = app.config["RESOLVED_REDIS_URL"]
+    _share_app_secrets(env, app)
     env["PORT"] = str(port)
     env.setdefault("APP_URL", f"http://127.0.0.1:{port}")
     children = {name: subprocess.Popen(command, env=env, cwd=ROOT) for name, command in _processes(port).items()}
@@ -109,6 +111,7 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
     logs = {name: os.path.join(instance_path, f"{name}.log") for name in ("web", "worker")}
     try:
         env = sandbox.process_env(environ, app_url=app_url, redis_url=app.config["RESOLVED_REDIS_URL"], port=port)
+        _share_app_secrets(env, app)
         print(f"simulated store  {sandbox.store.url}/{sandbox.shop}/admin/api/…/graphql.json")
         print(f"simulated Gelato {sandbox.gelato.url}/v4/orders…")
         print(f"starting web on {app_url} and the worker (logs: {logs['web']}, {logs['worker']}) …", flush=True)
@@ -137,6 +140,14 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
         # rather than rely on the last process to leave, which a lingering RQ scheduler may not be.
         connection.shutdown(nosave=True)
         _close(app)
+
+
+def _share_app_secrets(env: dict, app) -> None:
+    """Give the children this process's SECRET_KEY and TOKEN_ENCRYPTION_KEY (perhaps generated under instance/)."""
+    # The children get REDIS_URL (the embedded Redis), so they count as serving real shops and
+    # would refuse to generate secrets of their own.
+    for name in APP_SECRETS:
+        env[name] = app.config[name]
 
 
 def _install_shop(sandbox: Sandbox, env: dict) -> None:

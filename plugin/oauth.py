@@ -1,8 +1,10 @@
 """Public-app install: GET /auth (signed install request → Shopify's authorize page) and
-GET /auth/callback (checks, code exchange for expiring tokens, webhook registration, installed page)."""
+GET /auth/callback (checks, code exchange for expiring tokens, granted scopes, webhook registration,
+installed page)."""
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import urlencode
 
@@ -38,6 +40,9 @@ CLOCK_SKEW = 300
 # shopify.app.toml (both at once would deliver every event twice).
 REGISTER_BY_APP = "app"
 REGISTER_BY_TOML = "toml"
+# Shopify grants read access with write access and may list only the write scope: write_orders
+# covers read_orders (also for the unauthenticated_ storefront scopes).
+_READ_SCOPE = re.compile(r"^(unauthenticated_)?read_")
 
 
 class Refusal(Exception):
@@ -103,6 +108,7 @@ def finish_install():
                       "This installation link was already used, has expired, or belongs to another "
                       "store. Start the installation again from your Shopify admin.", "state invalid")
     grant = _exchange_code(services, shop, params["code"])
+    _check_granted_scopes(grant.scopes)
     try:
         shops.install_shop(
             services.database, services.cipher, shop, grant.access_token,
@@ -189,9 +195,35 @@ def _exchange_code(services, shop: str, code: str):
                       "Shopify refused the app's credentials. The operator must check "
                       "SHOPIFY_API_KEY and SHOPIFY_API_SECRET.", str(exc)[:200]) from exc
     except TransientError as exc:
-        raise Refusal(502, "Shopify did not answer",
-                      "Shopify could not be reached to finish the installation. Try again in a minute.",
-                      str(exc)[:200]) from exc
+        # Not a refusal of the code (a timeout, 5xx, 429 or another 4xx): the merchant can simply retry.
+        raise Refusal(502, "Shopify did not finish the installation",
+                      "Shopify could not be reached or did not answer properly. Try again in a minute "
+                      "from your Shopify admin.", str(exc)[:200]) from exc
+
+
+def missing_scopes(required: str, granted: str | None) -> list[str]:
+    """The scopes of `required` (comma-separated) that `granted` does not cover, in required order."""
+    have = set(_scope_list(granted))
+    return [scope for scope in _scope_list(required)
+            if scope not in have and _READ_SCOPE.sub(r"\1write_", scope) not in have]
+
+
+def _scope_list(scopes: str | None) -> list[str]:
+    return [part.strip() for part in (scopes or "").split(",") if part.strip()]
+
+
+def _check_granted_scopes(granted: str | None) -> None:
+    """Refuse (storing nothing) a grant that lacks a scope of SHOPIFY_SCOPES: its jobs would fail later."""
+    missing = missing_scopes(current_app.config["SHOPIFY_SCOPES"], granted)
+    if not missing:
+        return
+    names = ", ".join(missing)
+    raise Refusal(403, "Permissions missing",
+                  f"Shopify granted the app {', '.join(_scope_list(granted)) or 'no access scopes'}, but it also "
+                  f"needs {names} to mirror cancellations and note what happened on your orders. Start the "
+                  "installation again from your Shopify admin and approve every permission the app asks for. "
+                  "(Operator: the scopes in shopify.app.toml must include SHOPIFY_SCOPES.)",
+                  f"missing scopes: {names}")
 
 
 def _register_webhooks(services, shop: str) -> list[str]:

@@ -1,5 +1,6 @@
 """A shop's Admin API access token for one client: refreshed before it expires or after a 401, once
-across every process (Redis lock); a dead refresh token marks the shop as needing re-authorisation."""
+across every process (Redis lock); only a definite refusal of the refresh token marks the shop as
+needing re-authorisation, any other failure keeps both tokens and is retried."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ LOCK_KEY_PREFIX = "print-mirror:lock:token:"
 LOCK_HOLD_SECONDS = 30
 # Waiters re-read the token the holder stored; past this, the job is retried later instead.
 LOCK_WAIT_SECONDS = 20
+# Kinds of refresh failure counted on /metrics: the grant refused for good, or anything else.
+REFUSED = "refused"
+TRANSIENT = "transient"
 
 
 class ShopTokens:
@@ -95,7 +99,15 @@ class ShopTokens:
         try:
             grant = self._endpoint.refresh(self.shop, refresh_token)
         except TokenGrantRefused as exc:
+            self._count_failure(REFUSED)
             self._needs_reauth(str(exc), cause=exc)
+        except TransientError as exc:
+            # Shopify (or the way to it) failed without refusing the grant: both stored tokens stay,
+            # and the job's retry (with backoff) refreshes again.
+            self._count_failure(TRANSIENT)
+            log_event("token_refresh_failed", shop=self.shop, kind=TRANSIENT, tokens_kept=True,
+                      error_type=type(exc).__name__, reason=str(exc)[:300])
+            raise
         stored = shops.store_refreshed_tokens(
             self._database, self._cipher, self.shop, grant.access_token, grant.access_token_expires_at,
             grant.refresh_token, grant.refresh_token_expires_at,
@@ -104,6 +116,13 @@ class ShopTokens:
             raise ShopNotInstalled(f"{self.shop} was uninstalled while its token was being refreshed")
         log_event("token_refreshed", shop=self.shop, expires_at=grant.access_token_expires_at)
         return grant.access_token
+
+    def _count_failure(self, kind: str) -> None:
+        """One more refresh failure of this kind on /metrics (best effort, never raises)."""
+        # Imported here: plugin.metrics imports plugin.services, which imports this module.
+        from .metrics import count_token_refresh_failure
+
+        count_token_refresh_failure(self._redis, kind)
 
     def _needs_reauth(self, reason: str, cause: Exception | None = None) -> None:
         """Record and log the dead refresh token, then stop the job for good."""

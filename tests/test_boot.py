@@ -76,10 +76,10 @@ class Booted:
     def log(self, name: str) -> str:
         return (self.folder / f"{name}.log").read_text(errors="replace")
 
-    def cli(self, *args: str) -> subprocess.CompletedProcess:
-        """Run `flask --app plugin …` as a one-off dyno would (`heroku run`)."""
-        completed = subprocess.run([sys.executable, "-m", "flask", "--app", "plugin", *args], cwd=ROOT, env=self.env,
-                                   capture_output=True, text=True, timeout=60)
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """Run `flask --app plugin …` as a one-off dyno would (`heroku run`), with env added to its environment."""
+        completed = subprocess.run([sys.executable, "-m", "flask", "--app", "plugin", *args], cwd=ROOT,
+                                   env={**self.env, **env}, capture_output=True, text=True, timeout=60)
         self.cli_outputs.append(completed.stdout + completed.stderr)
         return completed
 
@@ -212,8 +212,10 @@ def test_booted_app_answers_healthz_and_metrics(booted):
 def test_booted_app_mirrors_reports_and_never_logs_the_token(booted, _gelato_server, _shopify_server):
     gelato, shopify = _gelato_server, _shopify_server
     token = shopify.add_shop(BOOT_SHOP)
-    added = booted.cli("shops", "add", BOOT_SHOP, "--token", token)
+    # The token travels in the environment, never on a command line (`ps`, shell history).
+    added = booted.cli("shops", "add", BOOT_SHOP, SHOPIFY_ADMIN_TOKEN=token)
     assert added.returncode == 0, added.stderr
+    assert "warning" not in added.stderr
     late = shopify.add_order(BOOT_SHOP, note=CUSTOMER_NOTE)
     late_print = gelato.add_order(str(late), status="printed")
     in_time = shopify.add_order(BOOT_SHOP)

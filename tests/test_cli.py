@@ -1,4 +1,5 @@
-"""`flask --app plugin shops …`: install with a custom-app token, register webhooks once, list, remove."""
+"""`flask --app plugin shops …`: install with a custom-app token (SHOPIFY_ADMIN_TOKEN, or --token with a
+warning), register webhooks once, list, remove."""
 
 from sqlalchemy import select
 
@@ -59,3 +60,43 @@ def test_shops_list_and_remove(app, live_app, shopify):
     assert "no shops installed" in runner.invoke(args=["shops", "list"]).output
     missing = runner.invoke(args=["shops", "remove", SHOP])
     assert missing.exit_code != 0 and "not installed" in missing.output
+
+
+def test_shops_add_takes_the_token_from_shopify_admin_token(app, live_app, shopify):
+    token = shopify.add_shop(SHOP)
+    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP], env={"SHOPIFY_ADMIN_TOKEN": token})
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""  # no warning: this is the recommended way
+    assert token not in result.output
+    assert len(shopify.subscriptions(SHOP)) == 3
+    with app.extensions["database"].session() as session:
+        shop = session.scalar(select(Shop).where(Shop.domain == SHOP))
+        assert shop.status == "installed" and app.extensions["services"].cipher.decrypt(shop.access_token) == token
+
+
+def test_shops_add_with_token_on_the_command_line_works_but_warns(app, live_app, shopify):
+    token = shopify.add_shop(SHOP)
+    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--token", token],
+                                          env={"SHOPIFY_ADMIN_TOKEN": None})
+    assert result.exit_code == 0, result.output
+    assert "warning: --token" in result.stderr and "SHOPIFY_ADMIN_TOKEN" in result.stderr
+    assert "shell history" in result.stderr
+    assert token not in result.stderr and token not in result.stdout
+    assert len(shopify.subscriptions(SHOP)) == 3
+
+
+def test_shops_add_without_any_token_is_a_clear_error(app, shopify):
+    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP], env={"SHOPIFY_ADMIN_TOKEN": None})
+    assert result.exit_code == 2
+    assert "no admin token: set SHOPIFY_ADMIN_TOKEN" in result.stderr
+    assert shopify.calls == []
+    with app.extensions["database"].session() as session:
+        assert session.scalars(select(Shop)).all() == []
+
+
+def test_shops_add_help_shows_the_environment_variable(app):
+    result = app.test_cli_runner().invoke(args=["shops", "add", "--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())  # help text is wrapped to the terminal's width
+    assert "[env var: SHOPIFY_ADMIN_TOKEN]" in text
+    assert "`ps`" in text and "read -rs SHOPIFY_ADMIN_TOKEN" in text

@@ -15,13 +15,15 @@ from sqlalchemy import create_engine, text
 
 from plugin import create_app
 from plugin.models import utcnow
+from plugin.oauth import missing_scopes
 from plugin.oauth_signature import query_signature, verify_query
 from plugin.oauth_state import STATE_KEY_PREFIX, STATE_TTL_SECONDS
 from plugin.shops import as_utc
 from tests.conftest import API_KEY, API_SECRET, SHOP, app_config
 from tests.test_shop_domain import HOSTILE
 from tests.fakes.server import LocalServer
-from tests.oauth_flow import install_query, install_via_oauth, shop_row, start_install, state_of, token_calls
+from tests.oauth_flow import (TOKEN_PATH, install_query, install_via_oauth, shop_row, start_install, state_of,
+                              token_calls)
 
 # The hostile strings that can travel in a query parameter (no None or ints).
 HOSTILE_SHOPS = tuple(domain for domain in HOSTILE if isinstance(domain, str) and domain)
@@ -264,3 +266,46 @@ def test_signature_matches_shopify_api_reference(params, lists, secret):
     assert query_signature(query, secret) == expected
     assert verify_query({**query, "hmac": expected}, ["old-secret", secret])
     assert not verify_query({**query, "hmac": expected}, ["old-secret"])
+
+
+def test_callback_granting_fewer_scopes_stores_nothing_and_names_the_missing_scope(app, live_app, shopify):
+    shopify.granted_scopes_override = "read_orders"  # the merchant's grant lacks write_orders
+    response = install_via_oauth(live_app, shopify)
+
+    assert response.status_code == 403
+    assert "needs write_orders" in response.text
+    assert "Nothing was installed" in response.text
+    assert len(token_calls(shopify)) == 1  # the code was exchanged, the answer's scope then refused
+    assert shop_row(app) is None
+    assert shopify.subscriptions(SHOP) == [] and shopify.graphql_calls() == []
+
+
+def test_a_granted_write_scope_covers_the_read_scope_it_implies(app, live_app, shopify):
+    shopify.granted_scopes_override = "write_orders"  # Shopify may list only the write scope
+    response = install_via_oauth(live_app, shopify)
+    assert response.status_code == 200, response.text
+    row = shop_row(app)
+    assert (row.status, row.scopes) == ("installed", "write_orders")
+
+
+def test_missing_scopes_allows_for_implied_read_scopes():
+    required = "read_orders, write_orders,read_products"
+    assert missing_scopes(required, "read_orders,write_orders,read_products") == []
+    assert missing_scopes(required, "write_orders,write_products") == []
+    assert missing_scopes(required, "read_orders,read_products") == ["write_orders"]
+    assert missing_scopes(required, None) == ["read_orders", "write_orders", "read_products"]
+    assert missing_scopes("unauthenticated_read_checkouts", "unauthenticated_write_checkouts") == []
+    assert missing_scopes("write_orders", "read_orders") == ["write_orders"]  # read never implies write
+
+
+@pytest.mark.parametrize("status", [403, 404, 408, 503])
+def test_a_code_exchange_that_fails_without_refusing_says_try_again_and_stores_nothing(app, live_app, shopify, status):
+    shopify.fail_next(status, path_regex=TOKEN_PATH)
+    response = install_via_oauth(live_app, shopify)
+    assert response.status_code == 502
+    assert "Try again" in response.text and "refused" not in response.text
+    assert "Nothing was installed" in response.text
+    assert shop_row(app) is None
+
+    again = install_via_oauth(live_app, shopify)  # the merchant simply tries again
+    assert again.status_code == 200 and shop_row(app).status == "installed"
