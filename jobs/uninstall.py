@@ -3,6 +3,8 @@ refuses its token; nothing in the delivery's unsigned headers decides it."""
 
 from __future__ import annotations
 
+import redis
+
 from plugin import shops
 from plugin.errors import InvalidPayload, ShopNotInstalled
 from plugin.installed_marks import forget_installed
@@ -11,6 +13,7 @@ from plugin.models import utcnow
 from plugin.services import Services
 from plugin.shop_domain import is_valid_shop_domain
 from plugin.shop_probe import token_refused
+from webhooks.enqueue import BODY_DEDUPE_KEY_PREFIX
 
 from .runtime import services
 
@@ -62,8 +65,20 @@ def confirm_uninstalled(svc: Services, shop: str, *, topic: str, webhook_id: str
         return KEPT
     # After the commit: a delivery that still sees the mark queues a job that finds the shop gone.
     forget_installed(svc.redis, shop)
+    forget_uninstall_deliveries(svc.redis, shop)
     log_event("shop_uninstalled", shop=shop, result=UNINSTALLED, topic=topic, webhook_id=webhook_id)
     return UNINSTALLED
+
+
+def forget_uninstall_deliveries(connection: redis.Redis, shop: str) -> None:
+    """Drop the body markers of this shop's app/uninstalled deliveries once it is uninstalled.
+
+    Shopify's app/uninstalled body is the Shop resource, which may be byte for byte the same after a
+    reinstall; without this, a second uninstall within the dedupe window would be taken for a replay.
+    """
+    keys = list(connection.scan_iter(match=f"{BODY_DEDUPE_KEY_PREFIX}{shop}:app/uninstalled:*", count=1000))
+    if keys:
+        connection.delete(*keys)
 
 
 def _status(svc: Services, shop: str) -> str | None:

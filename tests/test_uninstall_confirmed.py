@@ -186,3 +186,17 @@ def test_a_late_uninstall_job_after_a_reinstall_keeps_the_new_installation(app, 
     row = shop_row(app)
     assert row.status == "installed" and row.access_token is not None and row.refresh_token is not None
     assert job_results(queue) == [{"shop": SHOP, "result": "kept"}]
+
+
+def test_a_second_uninstall_after_a_reinstall_is_not_taken_for_a_replay(app, live_app, installed_shop, shopify, drain):
+    shopify.uninstall(SHOP)
+    deliver_uninstall(shopify, live_app)  # Shopify's Shop body: the same bytes next time
+    drain()
+    assert shop_row(app).status == "uninstalled"
+    token = shopify.add_shop(SHOP)
+    assert app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--skip-webhooks"],
+                                        env={"SHOPIFY_ADMIN_TOKEN": token}).exit_code == 0
+    shopify.uninstall(SHOP)
+    deliver_uninstall(shopify, live_app)  # enqueued again, not "duplicate"
+    drain()
+    assert shop_row(app).status == "uninstalled"
