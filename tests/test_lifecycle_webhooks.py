@@ -1,20 +1,19 @@
 """app/uninstalled and the privacy webhooks over real HTTP: signed delivery → job → database and Redis;
 privacy topics work for shops that are no longer installed; a bad HMAC is 401 on every topic."""
 
-import json
 import tomllib
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
 
 from plugin import activity
 from plugin.activity import Outcome
 from plugin.config import DEFAULT_API_VERSION, DEFAULT_SCOPES
-from plugin.models import Activity, NoteEntry
+from plugin.models import NoteEntry
 from plugin.webhook_subscriptions import TOPICS
 from tests.conftest import SHOP
+from tests.support.records import events, history
 from tests.oauth_flow import install_via_oauth, shop_row
 from webhooks.topics import registry
 
@@ -43,17 +42,8 @@ def seed_history(app, shop, order_ids):
                                   entry_key="cancel-too-late", ref="pm-0123456789"))
 
 
-def history(app):
-    """{(shop, order id)} of every activity row and every ledger entry."""
-    with app.extensions["database"].session() as session:
-        rows = {("activity", a.shop, a.store_order_id) for a in session.scalars(select(Activity))}
-        rows |= {("note", n.shop, n.store_order_id) for n in session.scalars(select(NoteEntry))}
-    return rows
 
 
-def events(caplog, name):
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "print_mirror.events"]
-    return [line for line in lines if line["event"] == name]
 
 
 def test_uninstall_deletes_tokens_and_stops_jobs_then_reinstall_restores(app, live_app, shopify, gelato, drain, queue):

@@ -11,12 +11,11 @@ from datetime import timedelta
 import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
-from sqlalchemy import select
 
 from jobs.worker import build_worker
-from plugin.models import Activity, NoteEntry
 from plugin.queueing import QUEUE_NAME, job_options
 from tests.conftest import SHOP
+from tests.support.records import events, history
 from tests.oauth_flow import shop_row
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
@@ -135,16 +134,8 @@ def where(client, text: str) -> set[bytes]:
     return {key for key, form in everything_in_redis(client) if text.encode() in form}
 
 
-def history(app):
-    with app.extensions["database"].session() as session:
-        rows = {("activity", a.shop, a.store_order_id) for a in session.scalars(select(Activity))}
-        rows |= {("note", n.shop, n.store_order_id) for n in session.scalars(select(NoteEntry))}
-    return rows
 
 
-def events(caplog, name):
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "print_mirror.events"]
-    return [line for line in lines if line["event"] == name]
 
 
 def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, shopify, drain, queue,

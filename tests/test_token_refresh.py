@@ -18,6 +18,7 @@ from plugin.models import Shop, utcnow
 from plugin.token_endpoint import TokenEndpoint
 from plugin.tokens import REFRESH_MARGIN, ShopTokens
 from tests.conftest import SHOP, app_config, paragraphs_in
+from tests.support.records import events
 from tests.oauth_flow import TOKEN_PATH, install_via_oauth, shop_row, token_calls
 
 # Answers of the token endpoint that do not refuse the grant: a proxy's or WAF's 403, a 404 while
@@ -86,9 +87,6 @@ def metric_lines(live_app) -> list[str]:
     return response.text.splitlines()
 
 
-def events(caplog, name: str) -> list[dict]:
-    return [e for e in (json.loads(r.getMessage()) for r in caplog.records if r.name == "print_mirror.events")
-            if e["event"] == name]
 
 
 def ran_once_and_failed(live_app, job: str = "mirror_cancellation") -> bool:

@@ -1,7 +1,6 @@
 """app/uninstalled over real HTTP forgets a shop only once Shopify refuses its token: a replayed signed
 body (any headers, Triggered-At included) cannot uninstall a live shop; no answer is retried, not taken."""
 
-import json
 from datetime import datetime, timedelta, timezone
 
 from rq.job import Job, JobStatus
@@ -11,6 +10,7 @@ from plugin import shops
 from plugin.installed_marks import installed_key
 from plugin.queueing import QUEUE_NAME, job_options
 from tests.conftest import SHOP
+from tests.support.records import events
 from tests.oauth_flow import install_via_oauth, shop_row, token_calls
 
 FORGET = "jobs.uninstall.forget_uninstalled_shop"
@@ -39,9 +39,6 @@ def job_results(queue):
     return [job.return_value() for job in jobs if job.func_name == FORGET]
 
 
-def events(caplog, name):
-    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "print_mirror.events"]
-    return [line for line in lines if line["event"] == name]
 
 
 def assert_still_installed(app, shopify, token):

@@ -100,27 +100,14 @@ def _as_datetime(value: bytes | str | None) -> datetime | None:
 
 
 @dataclass(frozen=True)
-class SweepGuard:
+class SweepGuard(StaleUpdateGuard):
     """Blocks a reconciliation sweep's job unless the order's update is newer than any already queued.
 
-    A webhook that was handled stored this very update's time: the sweep then costs nothing.
+    Same key and value as StaleUpdateGuard, a stricter rule: a webhook that was handled stored this
+    very update's time, so the sweep then costs nothing.
     """
 
-    shop: str
-    order_id: str
-    updated_at: datetime
-    ttl: int = PRINT_STATE_TTL
     rule = GuardRule.NEWER
-
-    @property
-    def key(self) -> str:
-        """The key holding the newest update queued for the order (shared with StaleUpdateGuard)."""
-        return updated_at_key(self.shop, self.order_id)
-
-    @property
-    def value(self) -> str:
-        """This update's time as epoch microseconds."""
-        return str(as_micros(self.updated_at))
 
     def reason(self, stored: str) -> str:
         """Why not to enqueue: this update, or a newer one, was queued already."""
