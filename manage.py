@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         return subprocess.call([PYTHON, "-m", "pytest", *argv[1:]])
     if argv[0] == "bench":
         return subprocess.call([PYTHON, "-m", "bench", *argv[1:]])
-    return run_child([PYTHON, "-m", "plugin.local", *argv[1:]])
+    return run_child([PYTHON, "-m", "plugin.dev.local", *argv[1:]])
 
 
 def run_child(command: list[str]) -> int:

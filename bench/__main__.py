@@ -24,11 +24,11 @@ from cryptography.fernet import Fernet
 from rq import Queue
 from rq.job import Job
 
+from jobs.queueing import QUEUE_NAME
 from plugin import create_app
-from plugin.migrate import upgrade
-from plugin.queueing import QUEUE_NAME
-from plugin.shops import install_shop
-from tests.fakes import FakeGelato, FakeShopify
+from plugin.dev.fakes import FakeGelato, FakeShopify
+from plugin.store.migrate import upgrade
+from plugin.store.shops import install_shop
 from tests.redis_server import RedisServer
 from webhooks.verify import sign
 

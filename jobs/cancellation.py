@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from plugin import activity
-from plugin.activity import Outcome
 from plugin.errors import InvalidPayload
 from plugin.logs import log_event
 from plugin.metrics import observe_provider_call
 from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
-from plugin.shop_domain import is_valid_shop_domain
+from plugin.shopify.shop_domain import is_valid_shop_domain
+from plugin.store import activity
+from plugin.store.activity import Outcome
 
 from . import paragraphs
 from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down

@@ -7,12 +7,12 @@ answers it when they run, and a job whose order Shopify does not confirm touches
 
 from __future__ import annotations
 
-from plugin import activity
-from plugin.activity import Outcome
-from plugin.admin_api import AdminClient
 from plugin.logs import log_event
-from plugin.order_state_api import read_order_payload
-from plugin.orders_api import order_gid
+from plugin.shopify.admin_api import AdminClient
+from plugin.shopify.order_state_api import read_order_payload
+from plugin.shopify.orders_api import order_gid
+from plugin.store import activity
+from plugin.store.activity import Outcome
 
 from .print_changes import StoreState, store_state_of
 

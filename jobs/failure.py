@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
+from jobs.retry_policy import stretch_next_interval
 from plugin.errors import PermanentError, TransientError
-from plugin.retry_policy import stretch_next_interval
 from plugin.logs import log_event
 from plugin.metrics import count_job, job_name
 

@@ -7,13 +7,20 @@ from datetime import datetime, timezone
 
 from rq.exceptions import AbandonedJobError
 
-from plugin.errors import AdminForbidden, AdminUnauthorized, InvalidPayload, MirrorError, ReauthorizationRequired, ShopNotInstalled
+from plugin.errors import (
+    AdminForbidden,
+    AdminUnauthorized,
+    InvalidPayload,
+    MirrorError,
+    ReauthorizationRequired,
+    ShopNotInstalled,
+)
 from plugin.logs import log_event
-from plugin.shop_domain import is_valid_shop_domain
+from plugin.shopify.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
-from .locks import order_lock
 from .ledger import STORE_ORDER, OrderLedger
+from .locks import order_lock
 from .store_report import add_tag_once, remove_tag, write_paragraph_once
 
 TAG_MIRROR_FAILED = "print-mirror-failed"

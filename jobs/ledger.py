@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from sqlalchemy import delete, insert, select
 
-from plugin.db import Database
-from plugin.models import NoteEntry
+from plugin.store.db import Database
+from plugin.store.models import NoteEntry
 
 # Entries about the store order itself (tags, failure notes) use this in place of a print order id.
 STORE_ORDER = ""

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import redis
 
 from plugin import write_fence
-from plugin.redis_lock import Lease, leased_lock
+from plugin.store.redis_lock import Lease, leased_lock
 
 LOCK_KEY_PREFIX = "print-mirror:lock:order:"
 # Wait briefly for the other worker; beyond that, retry the job later instead of holding a worker.

@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from plugin.activity import Outcome
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, NewPrintOrder, PrintItem, PrintOrder
+from plugin.store.activity import Outcome
 from webhooks.delivery import Rejection
 from webhooks.print_fingerprint import ADDRESS_FIELDS, NAME_PARTS, LineItemState, fold, parse_timestamp, print_state_of
 

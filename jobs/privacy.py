@@ -14,11 +14,11 @@ from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from sqlalchemy import delete, func, select
 
+from jobs.queueing import make_queue
 from plugin.errors import InvalidPayload, TransientError
 from plugin.logs import log_event
-from plugin.models import Activity, NoteEntry, Shop
-from plugin.queueing import make_queue
-from plugin.shop_domain import is_valid_shop_domain
+from plugin.shopify.shop_domain import is_valid_shop_domain
+from plugin.store.models import Activity, NoteEntry, Shop
 
 from .runtime import services
 from .uninstall import KEPT, NO_TOKEN, confirm_uninstalled

@@ -8,13 +8,13 @@ from datetime import datetime, timedelta, timezone
 import redis
 from sqlalchemy import select
 
-from plugin import shops
-from plugin.logs import log_event
-from plugin.models import Shop
-from plugin.orders_sweep_api import orders_updated_since
-from plugin.queueing import job_options, make_queue
-from plugin.shop_domain import is_valid_shop_domain
+from jobs.queueing import job_options, make_queue
 from plugin.errors import InvalidPayload
+from plugin.logs import log_event
+from plugin.shopify.orders_sweep_api import orders_updated_since
+from plugin.shopify.shop_domain import is_valid_shop_domain
+from plugin.store import shops
+from plugin.store.models import Shop
 from webhooks.delivery import Delivery
 from webhooks.enqueue import EnqueueOutcome, enqueue_once
 from webhooks.order_guards import SweepGuard, fingerprint_key

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.exc import IntegrityError
 
-from plugin.activity import Outcome
 from plugin.errors import ProviderError
 from plugin.providers import NewPrintOrder, PrintOrder, PrintProvider
+from plugin.store.activity import Outcome
 
 from .cancellation import ALREADY_CANCELED, CANCELLED, TOO_LATE, cancel_one
 from .ledger import OrderLedger

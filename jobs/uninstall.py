@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import redis
 
-from plugin import shops
 from plugin.errors import InvalidPayload, ShopNotInstalled
-from plugin.installed_marks import forget_installed
 from plugin.logs import log_event
-from plugin.models import utcnow
 from plugin.services import Services
-from plugin.shop_domain import is_valid_shop_domain
-from plugin.shop_probe import token_refused
+from plugin.shopify.shop_domain import is_valid_shop_domain
+from plugin.shopify.shop_probe import token_refused
+from plugin.store import shops
+from plugin.store.installed_marks import forget_installed
+from plugin.store.models import utcnow
 from webhooks.enqueue import BODY_DEDUPE_KEY_PREFIX
 
 from .runtime import services

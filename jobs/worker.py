@@ -11,8 +11,8 @@ from flask import Flask
 from rq import SimpleWorker
 from rq.worker import WorkerStatus
 
+from jobs.queueing import make_queue
 from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
-from plugin.queueing import make_queue
 
 # Imported here, before any job runs, so no job pays for importing them.
 from . import cancellation, failure, privacy, reconcile, uninstall, updates  # noqa: F401

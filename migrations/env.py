@@ -1,11 +1,11 @@
-"""Alembic environment: the app's metadata, the URL given by plugin.migrate."""
+"""Alembic environment: the app's metadata, the URL given by plugin.store.migrate."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from plugin.models import Base
+from plugin.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

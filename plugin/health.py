@@ -7,7 +7,7 @@ from flask import Blueprint
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from .services import get_services
+from plugin.services import get_services
 
 bp = Blueprint("health", __name__)
 

@@ -9,7 +9,7 @@ import time
 import requests
 from requests.adapters import HTTPAdapter
 
-from .errors import RateLimited, TransientError
+from plugin.errors import RateLimited, TransientError
 
 USER_AGENT = "print-order-mirror/1.0"
 # Proxy settings requests would read from the environment on every call (trust_env).

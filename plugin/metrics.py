@@ -12,8 +12,8 @@ from flask import Blueprint, Response, current_app, request
 from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from .queueing import make_queue
-from .services import get_services
+from jobs.queueing import make_queue
+from plugin.services import get_services
 
 log = logging.getLogger(__name__)
 

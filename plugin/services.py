@@ -8,13 +8,13 @@ import redis
 import requests
 from flask import Flask, current_app
 
-from .admin_api import AdminClient, graphql_url
-from .crypto import TokenCipher
-from .db import Database
-from .http import make_session
-from .providers.gelato import GelatoClient
-from .token_endpoint import TokenEndpoint
-from .tokens import ShopTokens
+from plugin.http import make_session
+from plugin.providers.gelato import GelatoClient
+from plugin.shopify.admin_api import AdminClient, graphql_url
+from plugin.shopify.token_endpoint import TokenEndpoint
+from plugin.shopify.tokens import ShopTokens
+from plugin.store.crypto import TokenCipher
+from plugin.store.db import Database
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Protocol
 
 
 class Fence(Protocol):
-    """Something that proves a lock is still held, e.g. plugin.redis_lock.Lease."""
+    """Something that proves a lock is still held, e.g. plugin.store.redis_lock.Lease."""
 
     def confirm(self) -> None:
         """Return when the lock is still ours (extending it); raise TransientError when not."""

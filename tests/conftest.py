@@ -11,12 +11,12 @@ import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
+from jobs.queueing import make_queue
 from plugin import create_app
-from plugin.db import database_url as to_sqlalchemy_url
-from plugin.migrate import upgrade
-from plugin.queueing import make_queue
-from tests.fakes import FakeGelato, FakeShopify
-from tests.fakes.server import LocalServer
+from plugin.dev.fakes import FakeGelato, FakeShopify
+from plugin.dev.fakes.server import LocalServer
+from plugin.store.db import database_url as to_sqlalchemy_url
+from plugin.store.migrate import upgrade
 
 API_KEY = "test-api-key"
 API_SECRET = "test-api-secret"

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from sqlalchemy import select
 
-from plugin.models import Shop
+from plugin.store.models import Shop
 from tests.conftest import SHOP
 
 TOKEN_PATH = r"/admin/oauth/access_token$"

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import click
 import pytest
 
-from plugin.cli_activity import parse_since
+from plugin.cli.activity import parse_since
 from tests.conftest import SHOP
 
 

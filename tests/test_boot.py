@@ -18,11 +18,11 @@ import redis
 import requests
 
 from plugin import create_app
-from plugin.redis_conn import connect
-from plugin.db import database_url as to_sqlalchemy_url
-from plugin.migrate import upgrade
+from plugin.dev.fakes.server import LocalServer
+from plugin.store.db import database_url as to_sqlalchemy_url
+from plugin.store.migrate import upgrade
+from plugin.store.redis_conn import connect
 from tests.conftest import API_KEY, API_SECRET, GELATO_KEY, KEY_PATTERNS, SHOP, app_config, empty_server_database, paragraphs_in
-from tests.fakes.server import LocalServer
 from tests.procfile import ROOT, process_env, procfile_commands, start, stop, wait_until
 from tests.redis_server import free_port
 from tests.tls_redis import TlsRedisProxy

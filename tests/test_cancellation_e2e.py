@@ -6,8 +6,8 @@ from sqlalchemy import delete, select
 
 from jobs.cancellation import mirror_cancellation
 from jobs.locks import order_lock
-from plugin.models import Activity, NoteEntry
-from plugin.queueing import job_options
+from jobs.queueing import job_options
+from plugin.store.models import Activity, NoteEntry
 from tests.conftest import SHOP, paragraphs_in
 
 CUSTOMER_NOTE = "Please gift wrap — it's a birthday present!\nLeave at the back door."

@@ -3,7 +3,7 @@ warning), register webhooks once, list, remove."""
 
 from sqlalchemy import select
 
-from plugin.models import Shop
+from plugin.store.models import Shop
 from tests.conftest import SHOP
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from plugin.config import DEFAULT_API_VERSION, load_config, retry_intervals, webhook_secrets
-from plugin.db import database_url
+from plugin.store.db import database_url
 
 
 def test_defaults_follow_the_operator_contract():

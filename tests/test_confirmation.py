@@ -9,7 +9,7 @@ import zlib
 import requests
 from sqlalchemy import select
 
-from plugin.models import Activity
+from plugin.store.models import Activity
 from tests.conftest import SHOP
 from tests.test_updates_e2e import seed
 

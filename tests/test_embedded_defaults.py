@@ -35,7 +35,7 @@ def test_processes_starting_at_once_share_one_embedded_redis(tmp_path):
     """Web workers, the worker and a one-off command booting together all join one server, not one each."""
     code = (
         "import time, sys;"
-        "from plugin.redis_conn import embedded_redis_url, connect;"
+        "from plugin.store.redis_conn import embedded_redis_url, connect;"
         f"url = embedded_redis_url({str(tmp_path)!r});"
         "connect(url).sadd('print-mirror:probe', sys.argv[1]);"
         "print(url, flush=True);"

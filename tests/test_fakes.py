@@ -15,9 +15,9 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from tests.fakes import FakeGelato, FakeShopify, oauth_hmac, order_gid, sign
-from tests.fakes.shopify import requested_cost
-from tests.fakes.server import LocalServer
+from plugin.dev.fakes import FakeGelato, FakeShopify, oauth_hmac, order_gid, sign
+from plugin.dev.fakes.server import LocalServer
+from plugin.dev.fakes.shopify import requested_cost
 
 SHOP = "demo.myshopify.com"
 API = f"/{SHOP}/admin/api/2026-10/graphql.json"

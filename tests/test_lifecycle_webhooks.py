@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from plugin import activity
-from plugin.activity import Outcome
 from plugin.config import DEFAULT_API_VERSION, DEFAULT_SCOPES
-from plugin.models import NoteEntry
-from plugin.webhook_subscriptions import TOPICS
+from plugin.shopify.webhook_subscriptions import TOPICS
+from plugin.store import activity
+from plugin.store.activity import Outcome
+from plugin.store.models import NoteEntry
 from tests.conftest import SHOP
-from tests.support.records import events, history
 from tests.oauth_flow import install_via_oauth, shop_row
+from tests.support.records import events, history
 from webhooks.topics import registry
 
 OTHER_SHOP = "other.myshopify.com"

@@ -6,9 +6,9 @@ import re
 import requests
 
 from plugin import create_app
+from plugin.dev.fakes.server import LocalServer
 from plugin.metrics import LATENCY_BUCKETS, render, webhook_field_prefix
 from tests.conftest import SHOP, app_config
-from tests.fakes.server import LocalServer
 
 SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')

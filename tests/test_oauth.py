@@ -14,16 +14,15 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, text
 
 from plugin import create_app
-from plugin.models import utcnow
-from plugin.oauth import missing_scopes
-from plugin.oauth_signature import query_signature, verify_query
-from plugin.oauth_state import STATE_KEY_PREFIX, STATE_TTL_SECONDS
-from plugin.shops import as_utc
+from plugin.dev.fakes.server import LocalServer
+from plugin.shopify.oauth import missing_scopes
+from plugin.shopify.oauth_signature import query_signature, verify_query
+from plugin.shopify.oauth_state import STATE_KEY_PREFIX, STATE_TTL_SECONDS
+from plugin.store.models import utcnow
+from plugin.store.shops import as_utc
 from tests.conftest import API_KEY, API_SECRET, SHOP, app_config
+from tests.oauth_flow import TOKEN_PATH, install_query, install_via_oauth, shop_row, start_install, state_of, token_calls
 from tests.test_shop_domain import HOSTILE
-from tests.fakes.server import LocalServer
-from tests.oauth_flow import (TOKEN_PATH, install_query, install_via_oauth, shop_row, start_install, state_of,
-                              token_calls)
 
 # The hostile strings that can travel in a query parameter (no None or ints).
 HOSTILE_SHOPS = tuple(domain for domain in HOSTILE if isinstance(domain, str) and domain)

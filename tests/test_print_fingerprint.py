@@ -3,18 +3,18 @@
 import copy
 import json
 import uuid
-from pathlib import Path
 
 import pytest
 
-from plugin.queueing import make_queue
+from jobs.queueing import make_queue
+from plugin.dev.fakes.shopify import SAMPLE_ORDER_PATH
 from webhooks.delivery import Delivery, Rejection
 from webhooks.enqueue import EnqueueOutcome, enqueue_once
 from webhooks.order_guards import FingerprintGuard, StaleUpdateGuard, newest_updated_at
 from webhooks.print_fingerprint import fold, parse_timestamp, print_state_of
 from webhooks.registry import JobRequest
 
-SAMPLE = json.loads((Path(__file__).parent / "data" / "shopify-order-webhook.json").read_text())
+SAMPLE = json.loads(SAMPLE_ORDER_PATH.read_text())
 SHOP = "demo.myshopify.com"
 
 

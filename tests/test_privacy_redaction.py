@@ -12,11 +12,11 @@ import pytest
 from rq.job import Job
 from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
 
+from jobs.queueing import QUEUE_NAME, job_options
 from jobs.worker import build_worker
-from plugin.queueing import QUEUE_NAME, job_options
 from tests.conftest import SHOP
-from tests.support.records import events, history
 from tests.oauth_flow import shop_row
+from tests.support.records import events, history
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
 OTHER_SHOP = "other.myshopify.com"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import requests
 
-from plugin.admin_api import AdminClient, graphql_url
+from plugin.dev.fakes.query_costs import DOC_PATH, app_documents, documented_rows
+from plugin.dev.fakes.shopify import MAX_QUERY_COST
 from plugin.errors import AdminAPIError, PermanentError
+from plugin.shopify.admin_api import AdminClient, graphql_url
 from tests.conftest import SHOP
-from tests.fakes.query_costs import DOC_PATH, app_documents, documented_rows
-from tests.fakes.shopify import MAX_QUERY_COST
 
 DOCUMENTS = app_documents()
 
@@ -17,7 +17,7 @@ DOCUMENTS = app_documents()
 def test_the_app_defines_documents_and_each_has_an_operation_name():
     """The collector finds the app's documents (not an empty list that passes vacuously), all named."""
     keys = {doc.key for doc in DOCUMENTS}
-    assert {"plugin.orders_api.ORDER_NOTE_UPDATE", "plugin.orders_sweep_api.ORDERS_UPDATED_SINCE"} <= keys
+    assert {"plugin.shopify.orders_api.ORDER_NOTE_UPDATE", "plugin.shopify.orders_sweep_api.ORDERS_UPDATED_SINCE"} <= keys
     assert [doc.key for doc in DOCUMENTS if not doc.operation] == []
 
 
@@ -33,7 +33,7 @@ def test_document_fits_shopifys_single_query_limit(doc):
 def test_docs_list_every_document_with_its_cost():
     """docs/admin-queries.md has one row per document, with its operation name and exactly its cost."""
     rows = documented_rows(DOC_PATH.read_text(encoding="utf-8"))
-    regenerate = "regenerate with: python -m tests.fakes.query_costs --write"
+    regenerate = "regenerate with: python -m plugin.dev.fakes.query_costs --write"
     assert sorted(rows) == [doc.key for doc in DOCUMENTS], regenerate
     for doc in DOCUMENTS:
         row = rows[doc.key]

@@ -4,8 +4,8 @@ import pytest
 import requests
 
 from plugin import create_app
+from plugin.dev.fakes.server import LocalServer
 from tests.conftest import SHOP, app_config
-from tests.fakes.server import LocalServer
 from tests.procfile import process_env, start, stop, wait_until
 from tests.redis_server import RedisServer
 

@@ -9,9 +9,9 @@ from rq import Queue
 from rq.job import Job
 
 from jobs.failure import on_job_failure
-from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
+from jobs.queueing import job_options, make_queue
 from plugin.metrics import on_job_success
-from plugin.queueing import job_options, make_queue
+from plugin.store.installed_marks import INSTALLED_MARK_TTL, installed_key
 from webhooks.delivery import Delivery
 from webhooks.enqueue import EnqueueOutcome, InstalledCheck, Tally, body_dedupe_key, dedupe_key, enqueue_once
 from webhooks.order_guards import FingerprintGuard

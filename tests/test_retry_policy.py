@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from rq.registry import ScheduledJobRegistry
 
-from plugin.retry_policy import backoff_intervals, retry_for, stretch_next_interval
+from jobs.retry_policy import backoff_intervals, retry_for, stretch_next_interval
 from tests.conftest import SHOP, paragraphs_in
 
 

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from plugin import create_app
-from plugin.local import parse_args, wants_sandbox
-from plugin.migrate import upgrade
-from plugin.sandbox import SANDBOX_SHOP, Sandbox, real_setup
-from plugin.shops import install_shop
+from plugin.dev.local import parse_args, wants_sandbox
+from plugin.dev.sandbox import SANDBOX_SHOP, Sandbox, real_setup
+from plugin.store.migrate import upgrade
+from plugin.store.shops import install_shop
 from tests.procfile import ROOT
 
 TABLE_COLUMNS = ("#", "what happened in the store", "store order", "order id", "print order", "print status",
@@ -21,11 +21,11 @@ TABLE_COLUMNS = ("#", "what happened in the store", "store order", "order id", "
 
 
 def run_local(instance_path, *args, **env):
-    """`python -m plugin.local …` (what `manage.py run` runs) with no credentials unless given."""
+    """`python -m plugin.dev.local …` (what `manage.py run` runs) with no credentials unless given."""
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("SHOPIFY_", "GELATO_")) and k not in ("DATABASE_URL", "REDIS_URL", "PORT")}
     clean.update(INSTANCE_PATH=str(instance_path), PYTHONUNBUFFERED="1", **env)
-    return subprocess.run([sys.executable, "-m", "plugin.local", *args], cwd=ROOT, env=clean, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "plugin.dev.local", *args], cwd=ROOT, env=clean, capture_output=True,
                           text=True, timeout=180)
 
 

@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from plugin.models import Activity
+from plugin.store.models import Activity
 from tests.conftest import SHOP, paragraphs_in
 
 CUSTOMER_NOTE = "Ring twice."

@@ -8,7 +8,7 @@ import pytest
 
 from plugin.config import load_config
 from plugin.errors import ConfigurationError
-from plugin.secrets_store import APP_SECRETS, production_reasons, require_app_secrets
+from plugin.store.secrets_store import APP_SECRETS, production_reasons, require_app_secrets
 from tests.procfile import process_env, start, stop, wait_until
 
 REFUSAL = "print-order mirror refuses to start: "

@@ -11,15 +11,16 @@ import requests
 from cryptography.fernet import Fernet
 from rq.job import JobStatus
 
-from plugin import create_app, shops
+from plugin import create_app
 from plugin.errors import ConfigurationError, TransientError
 from plugin.http import make_session
-from plugin.models import Shop, utcnow
-from plugin.token_endpoint import TokenEndpoint
-from plugin.tokens import REFRESH_MARGIN, ShopTokens
+from plugin.shopify.token_endpoint import TokenEndpoint
+from plugin.shopify.tokens import REFRESH_MARGIN, ShopTokens
+from plugin.store import shops
+from plugin.store.models import Shop, utcnow
 from tests.conftest import SHOP, app_config, paragraphs_in
-from tests.support.records import events
 from tests.oauth_flow import TOKEN_PATH, install_via_oauth, shop_row, token_calls
+from tests.support.records import events
 
 # Answers of the token endpoint that do not refuse the grant: a proxy's or WAF's 403, a 404 while
 # Shopify deploys, a request timeout, a server error, a 200 that is not the token answer.

@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
-from plugin import shops
-from plugin.installed_marks import installed_key
-from plugin.queueing import QUEUE_NAME, job_options
+from jobs.queueing import QUEUE_NAME, job_options
+from plugin.store import shops
+from plugin.store.installed_marks import installed_key
 from tests.conftest import SHOP
-from tests.support.records import events
 from tests.oauth_flow import install_via_oauth, shop_row, token_calls
+from tests.support.records import events
 
 FORGET = "jobs.uninstall.forget_uninstalled_shop"
 GRAPHQL = r"/graphql\.json$"

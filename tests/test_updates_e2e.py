@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
-from plugin.models import Activity
-from plugin.queueing import job_options
+from jobs.queueing import job_options
+from plugin.store.models import Activity
 from tests.conftest import SHOP, paragraphs_in
 from webhooks.order_guards import fingerprint_key, updated_at_key
 

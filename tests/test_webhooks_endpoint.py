@@ -4,9 +4,9 @@ import json
 
 import requests
 
-from tests.conftest import API_SECRET, SHOP, app_config
 from plugin import create_app
-from tests.fakes.server import LocalServer
+from plugin.dev.fakes.server import LocalServer
+from tests.conftest import API_SECRET, SHOP, app_config
 from webhooks.verify import sign
 
 # The least orders/cancelled body the door acts on: a cancelled order has its cancelled_at set.

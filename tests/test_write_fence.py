@@ -11,7 +11,7 @@ from redis.retry import Retry
 from jobs.locks import LOCK_KEY_PREFIX, order_lock
 from plugin import write_fence
 from plugin.errors import TransientError
-from plugin.redis_lock import leased_lock
+from plugin.store.redis_lock import leased_lock
 from tests.conftest import SHOP, paragraphs_in
 from tests.redis_server import RedisServer
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import orjson
 
-from plugin.shop_domain import is_valid_shop_domain
+from plugin.shopify.shop_domain import is_valid_shop_domain
 
 from .verify import verify_signature
 

@@ -10,7 +10,7 @@ import redis
 from redis.commands.core import Script
 from rq import Queue
 
-from plugin.installed_marks import INSTALLED_MARK_TTL, installed_key
+from plugin.store.installed_marks import INSTALLED_MARK_TTL, installed_key
 
 from .delivery import Delivery
 from .registry import JobRequest

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from plugin.signatures import matches_any
+from plugin.shopify.signatures import matches_any
 
 
 def sign(body: bytes, secret: str) -> str:

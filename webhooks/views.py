@@ -10,11 +10,12 @@ import redis
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from plugin import metrics, shops
+from jobs.queueing import job_options, make_queue
+from plugin import metrics
 from plugin.config import webhook_secrets
 from plugin.logs import log_event
-from plugin.queueing import job_options, make_queue
 from plugin.services import get_services
+from plugin.store import shops
 
 from .delivery import Delivery, Rejection, parse_delivery
 from .enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once

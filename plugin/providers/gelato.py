@@ -7,10 +7,10 @@ from urllib.parse import quote
 
 import requests
 
-from .. import write_fence
-from ..errors import ProviderError
-from ..http import error_summary, send
-from . import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, PrintOrder
+from plugin import write_fence
+from plugin.errors import ProviderError
+from plugin.http import error_summary, send
+from plugin.providers import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, PrintOrder
 
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 # A store order split into more print orders than this is not a real store; stop paginating.

@@ -6,7 +6,7 @@ import json
 
 from sqlalchemy import select
 
-from plugin.models import Activity, NoteEntry
+from plugin.store.models import Activity, NoteEntry
 
 
 def events(caplog, name: str) -> list[dict]:

@@ -1,0 +1,1 @@
+"""Storage: the database and its models, Redis connection, locks, shops, activity, secrets at rest."""
