@@ -14,7 +14,8 @@ def _worker(args) -> tuple[list[float], int]:
     latencies, failures = [], 0
     for path, body, headers in requests_list:
         started = time.perf_counter()
-        # A new connection per request: gunicorn's sync workers close it after each answer anyway.
+        # A new connection per request, as Heroku's legacy router makes: the costliest case for the
+        # threaded web worker (docs/web-process.md); Router 2.0 keeps connections alive instead.
         connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
         try:
             connection.request("POST", path, body=body, headers=headers)
