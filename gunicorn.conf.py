@@ -99,3 +99,10 @@ def linger(connection: socket.socket) -> None:
 
 
 worker_class = BoundedThreadWorker
+
+
+def on_starting(server):
+    """Refuse in the master, before any worker forks: one line naming a missing secret, not one per worker."""
+    from plugin.store.secrets_store import refuse_without_app_secrets
+
+    refuse_without_app_secrets()

@@ -27,10 +27,10 @@ from rq.job import Job
 from jobs.queueing import QUEUE_NAME
 from plugin import create_app
 from plugin.dev.fakes import FakeGelato, FakeShopify
+from plugin.dev.redis_server import RedisServer
+from plugin.shopify.webhook_signature import sign
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
-from tests.redis_server import RedisServer
-from webhooks.verify import sign
 
 from . import door_variants, load, processes
 

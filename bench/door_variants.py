@@ -13,23 +13,23 @@ from __future__ import annotations
 
 import orjson
 
-import webhooks.enqueue
-import webhooks.order_topics  # noqa: F401  (registers the routes patched below)
-from webhooks.registry import JobRequest, Route
-from webhooks.topics import registry
+import plugin.intake.enqueue
+import plugin.intake.order_topics  # noqa: F401  (registers the routes patched below)
+from plugin.intake.registry import JobRequest, Route
+from plugin.intake.topics import registry
 
 INBOX_KEY = "bench:inbox"
 
 
 def without_job_build():
     """The real app whose door stores a compact request instead of RQ's job."""
-    webhooks.enqueue._job_writes = _compact_request
+    plugin.intake.enqueue._job_writes = _compact_request
     return _real_app()
 
 
 def raw_inbox():
     """The real app whose door stores the parsed delivery without fingerprint, guards or job."""
-    webhooks.enqueue._job_writes = _compact_request
+    plugin.intake.enqueue._job_writes = _compact_request
     for topic, route in list(registry.routes.items()):
         registry.routes[topic] = Route(topic, _store_as_is, route.requires_installed_shop)
     return _real_app()

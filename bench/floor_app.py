@@ -5,7 +5,7 @@ import os
 import redis
 from flask import Flask, request
 
-from webhooks.verify import verify_signature
+from plugin.shopify.webhook_signature import verify_signature
 
 
 def create_app() -> Flask:

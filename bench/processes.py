@@ -9,10 +9,10 @@ import time
 
 import requests
 
-from tests.procfile import procfile_commands as procfile
-from tests.procfile import start_command as start
-from tests.procfile import stop
-from tests.redis_server import free_port
+from plugin.dev.procfile import procfile_commands as procfile
+from plugin.dev.procfile import start_command as start
+from plugin.dev.procfile import stop
+from plugin.dev.redis_server import free_port
 
 __all__ = ["environment", "procfile", "start", "stop", "web"]
 

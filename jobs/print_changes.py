@@ -7,11 +7,17 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from plugin.errors import AdminAPIError, InvalidPayload
+from plugin.errors import AdminAPIError, InvalidOrder
+from plugin.orders.state import (
+    ADDRESS_FIELDS,
+    NAME_PARTS,
+    LineItemState,
+    fold,
+    print_state_of,
+)
+from plugin.orders.timestamps import parse_timestamp
 from plugin.providers import Address, NewPrintOrder, PrintItem, PrintOrder
 from plugin.store.activity import Outcome
-from webhooks.delivery import Rejection
-from webhooks.print_fingerprint import ADDRESS_FIELDS, NAME_PARTS, LineItemState, fold, parse_timestamp, print_state_of
 
 _STORE_ADDRESS_FIELDS = frozenset((*ADDRESS_FIELDS, *NAME_PARTS))
 
@@ -99,18 +105,15 @@ class Decision:
 
 def updated_at_arg(updated_at: object) -> datetime:
     """The job's updated_at argument as an aware datetime; InvalidPayload when no retry can fix it."""
-    try:
-        return parse_timestamp(updated_at)
-    except ValueError as exc:
-        raise InvalidPayload(f"job argument updated_at={str(updated_at)[:40]!r}: {exc}") from exc
+    return parse_timestamp(updated_at, f"job argument updated_at={str(updated_at)[:40]!r}")
 
 
 def store_state_of(payload: dict) -> StoreState:
     """The StoreState of an order read from the Admin API (webhook-shaped); AdminAPIError when unreadable."""
     try:
         state = print_state_of(payload)
-    except Rejection as exc:
-        raise AdminAPIError(f"order {payload.get('id')}: Shopify's answer is unreadable: {exc.reason}") from exc
+    except InvalidOrder as exc:
+        raise AdminAPIError(f"order {payload.get('id')}: Shopify's answer is unreadable: {exc}") from exc
     address = None if state.address is None else Address(**{k: state.address.get(k, "") for k in _STORE_ADDRESS_FIELDS})
     return StoreState(state.updated_at, state.cancelled, address, {item.id: item for item in state.line_items})
 

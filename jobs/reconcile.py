@@ -9,17 +9,17 @@ import redis
 from sqlalchemy import select
 
 from jobs.queueing import job_options, make_queue
-from plugin.errors import InvalidPayload
+from plugin.errors import InvalidPayload, TransientError
+from plugin.intake.delivery import Delivery
+from plugin.intake.door import admit
+from plugin.intake.guards import fingerprint_key
+from plugin.intake.topics import SWEEP_TOPIC, sweep_registry
 from plugin.logs import log_event
+from plugin.orders.timestamps import as_utc
 from plugin.shopify.orders_sweep_api import orders_updated_since
 from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.store import shops
 from plugin.store.models import Shop
-from webhooks.delivery import Delivery
-from webhooks.enqueue import EnqueueOutcome, enqueue_once
-from webhooks.order_guards import SweepGuard, fingerprint_key
-from webhooks.order_topics import MIRROR_UPDATE
-from webhooks.registry import JobRequest
 
 from .runtime import services
 
@@ -28,8 +28,6 @@ RECONCILE_ALL = "jobs.reconcile.reconcile_all"
 DUE_KEY = "print-mirror:reconcile:due"
 # Look a little before the last sweep: clocks differ and Shopify's search index lags by seconds.
 OVERLAP = timedelta(minutes=5)
-# The topic of sweep jobs in the activity log and of their dedupe keys.
-SWEEP_TOPIC = "reconcile"
 
 
 # Atomically: first sight sets the due time one interval ahead (a fresh deploy has missed
@@ -82,9 +80,8 @@ def reconcile_shop(shop: str) -> dict:
         row = shops.find_shop(session, shop)
         if row is None or row.status != shops.INSTALLED:
             return {"shop": shop, "skipped": "not installed"}
-        since = _aware(row.last_reconciled_at or row.installed_at)
+        since = as_utc(row.last_reconciled_at or row.installed_at)
     limit = svc.config["RECONCILE_MAX_ORDERS"]
-    queue = make_queue(svc.redis)
     counts = {"seen": 0, "enqueued": 0}
     newest = since
     for change in orders_updated_since(svc.admin_client(shop), since - OVERLAP, limit):
@@ -93,17 +90,14 @@ def reconcile_shop(shop: str) -> dict:
         stamp = change.updated_at.isoformat()
         delivery = Delivery(
             topic=SWEEP_TOPIC, shop=shop, webhook_id=f"{SWEEP_TOPIC}:{shop}:{change.order_id}:{stamp}",
-            event_id=None, triggered_at=None, api_version=None, payload={},
+            event_id=None, triggered_at=None, api_version=None,
+            payload={"id": change.order_id, "updated_at": stamp, "cancelled": change.cancelled},
         )
-        request = JobRequest(
-            func=MIRROR_UPDATE,
-            kwargs={"shop": shop, "order_id": change.order_id, "topic": SWEEP_TOPIC, "webhook_id": delivery.webhook_id,
-                    "updated_at": stamp, "cancelled": change.cancelled},
-            guards=(SweepGuard(shop, change.order_id, change.updated_at),),
-        )
-        outcome, _ = enqueue_once(svc.redis, queue, delivery, request,
-                                  dedupe_ttl=svc.config["WEBHOOK_DEDUPE_TTL"], job_options=job_options(svc.config))
-        if outcome is EnqueueOutcome.ENQUEUED:
+        answer = admit(svc, delivery, sweep_registry)
+        if answer.status != 200:
+            # Redis or the database gave way mid-sweep: let RQ retry the sweep; the mark has not moved.
+            raise TransientError(f"sweep of {shop}: order {change.order_id} not queued ({answer.detail})")
+        if answer.result == "enqueued":
             counts["enqueued"] += 1
             # The sweep knows no fingerprint: forget the stored one, so the next webhook of this
             # order is compared with the print orders again instead of with a state now behind us.
@@ -114,8 +108,3 @@ def reconcile_shop(shop: str) -> dict:
         shops.find_shop(session, shop).last_reconciled_at = mark
     log_event("reconcile", shop=shop, since=since.isoformat(), until=mark.isoformat(), **counts)
     return {"shop": shop, **counts, "until": mark.isoformat()}
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis
 
 from plugin.errors import InvalidPayload, ShopNotInstalled
+from plugin.intake.enqueue import BODY_DEDUPE_KEY_PREFIX
 from plugin.logs import log_event
 from plugin.services import Services
 from plugin.shopify.shop_domain import is_valid_shop_domain
@@ -13,7 +14,6 @@ from plugin.shopify.shop_probe import token_refused
 from plugin.store import shops
 from plugin.store.installed_marks import forget_installed
 from plugin.store.models import utcnow
-from webhooks.enqueue import BODY_DEDUPE_KEY_PREFIX
 
 from .runtime import services
 

@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import datetime, timezone
 
 from plugin.errors import InvalidPayload, TransientError
+from plugin.intake.guards import newest_updated_at
 from plugin.logs import log_event
 from plugin.providers import PatchResult, PrintOrder, PrintProvider
 from plugin.store import activity
 from plugin.store.activity import Outcome
 from plugin.store.db import Database
 from plugin.store.shops import find_shop
-from webhooks.order_guards import newest_updated_at
 
 from . import paragraphs
 from .cancellation import (
@@ -31,7 +31,15 @@ from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_dow
 from .failure_notes import note_recovery
 from .ledger import OrderLedger
 from .locks import order_lock
-from .print_changes import Decision, PrintChange, StoreState, compare, replacement_for, replacement_problem, updated_at_arg
+from .print_changes import (
+    Decision,
+    PrintChange,
+    StoreState,
+    compare,
+    replacement_for,
+    replacement_problem,
+    updated_at_arg,
+)
 from .replacement import (
     DONE,
     REFUSED,

@@ -14,7 +14,12 @@ from plugin.logs import configure_logging
 from plugin.shopify import oauth
 from plugin.store import db, redis_conn
 from plugin.store.crypto import generate_key
-from plugin.store.secrets_store import local_secret, random_secret, refuse_to_start, require_app_secrets
+from plugin.store.secrets_store import (
+    local_secret,
+    random_secret,
+    refuse_to_start,
+    require_app_secrets,
+)
 from webhooks import bp as webhooks_bp
 
 

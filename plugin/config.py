@@ -96,3 +96,8 @@ def retry_intervals(config: Mapping) -> list[int]:
 def webhook_secrets(config: Mapping) -> list[str]:
     """The secrets a webhook or OAuth signature may be made with: current first, then old."""
     return [s for s in (config["SHOPIFY_API_SECRET"], config["SHOPIFY_API_SECRET_OLD"]) if s]
+
+
+def webhook_address(config: Mapping) -> str:
+    """Where Shopify delivers webhooks: APP_URL + /webhooks."""
+    return config["APP_URL"].rstrip("/") + "/webhooks"

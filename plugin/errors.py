@@ -55,6 +55,10 @@ class InvalidPayload(PermanentError):
     """A webhook payload lacks a field the job needs, or has the wrong type."""
 
 
+class InvalidOrder(InvalidPayload):
+    """Order data (a payload or an Admin API answer) is not a well-formed order: the door answers 400."""
+
+
 class TokenGrantRefused(PermanentError):
     """Shopify's token endpoint refused an authorization code or a refresh token."""
 

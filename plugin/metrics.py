@@ -13,7 +13,6 @@ from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from jobs.queueing import make_queue
-from plugin.services import get_services
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +120,7 @@ def metrics():
         # Checked before Redis is touched: an unauthenticated caller costs the app nothing.
         return Response("# metrics need Authorization: Bearer <METRICS_TOKEN>\n", 401, content_type=PROMETHEUS_CONTENT_TYPE,
                         headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
-    connection = get_services().redis
+    connection = current_app.extensions["redis"]
     try:
         queue = make_queue(connection)
         body = render(read_counters(connection), queue_depth(queue), Worker.count(queue=queue))

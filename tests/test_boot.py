@@ -19,12 +19,28 @@ import requests
 
 from plugin import create_app
 from plugin.dev.fakes.server import LocalServer
+from plugin.dev.procfile import (
+    ROOT,
+    process_env,
+    procfile_commands,
+    start,
+    stop,
+    wait_until,
+)
+from plugin.dev.redis_server import free_port
 from plugin.store.db import database_url as to_sqlalchemy_url
 from plugin.store.migrate import upgrade
 from plugin.store.redis_conn import connect
-from tests.conftest import API_KEY, API_SECRET, GELATO_KEY, KEY_PATTERNS, SHOP, app_config, empty_server_database, paragraphs_in
-from tests.procfile import ROOT, process_env, procfile_commands, start, stop, wait_until
-from tests.redis_server import free_port
+from tests.conftest import (
+    API_KEY,
+    API_SECRET,
+    GELATO_KEY,
+    KEY_PATTERNS,
+    SHOP,
+    app_config,
+    empty_server_database,
+    paragraphs_in,
+)
 from tests.tls_redis import TlsRedisProxy
 
 BOOT_SHOP = "boot-test.myshopify.com"

@@ -2,7 +2,12 @@
 
 import pytest
 
-from plugin.config import DEFAULT_API_VERSION, load_config, retry_intervals, webhook_secrets
+from plugin.config import (
+    DEFAULT_API_VERSION,
+    load_config,
+    retry_intervals,
+    webhook_secrets,
+)
 from plugin.store.db import database_url
 
 

@@ -5,9 +5,10 @@ import json
 
 import pytest
 
-from webhooks.delivery import Delivery, Rejection, parse_delivery
-from webhooks.payload import order_id_of
-from webhooks.verify import sign
+from plugin.errors import InvalidOrder
+from plugin.intake.delivery import Delivery, Rejection, parse_delivery
+from plugin.orders.state import order_id_of
+from plugin.shopify.webhook_signature import sign
 
 SECRET = "s3cret"
 BODY = json.dumps({"id": 820982911946154508, "note": None}).encode()
@@ -97,9 +98,8 @@ def test_order_id_accepted(value, expected):
 
 @pytest.mark.parametrize("value", [8.209829119461545e17, None, True, "", "12a", -5, 0, 2**64, [1], {"id": 1}, "١٢٣"])
 def test_order_id_rejected(value):
-    with pytest.raises(Rejection) as caught:
+    with pytest.raises(InvalidOrder, match="must be an integer id"):
         order_id_of({"id": value})
-    assert caught.value.status == 400
 
 
 def test_body_digest_is_the_signed_body_whatever_the_headers_say():

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from plugin import create_app
-from tests.procfile import ROOT
+from plugin.dev.procfile import ROOT
 
 
 def test_embedded_redis_is_shared_between_processes(tmp_path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from plugin.config import DEFAULT_API_VERSION, DEFAULT_SCOPES
+from plugin.intake.topics import registry
 from plugin.shopify.webhook_subscriptions import TOPICS
 from plugin.store import activity
 from plugin.store.activity import Outcome
@@ -15,7 +16,6 @@ from plugin.store.models import NoteEntry
 from tests.conftest import SHOP
 from tests.oauth_flow import install_via_oauth, shop_row
 from tests.support.records import events, history
-from webhooks.topics import registry
 
 OTHER_SHOP = "other.myshopify.com"
 ORDER_A, ORDER_B, ORDER_C = "820982911946154600", "820982911946154601", "820982911946154602"

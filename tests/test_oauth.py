@@ -21,7 +21,15 @@ from plugin.shopify.oauth_state import STATE_KEY_PREFIX, STATE_TTL_SECONDS
 from plugin.store.models import utcnow
 from plugin.store.shops import as_utc
 from tests.conftest import API_KEY, API_SECRET, SHOP, app_config
-from tests.oauth_flow import TOKEN_PATH, install_query, install_via_oauth, shop_row, start_install, state_of, token_calls
+from tests.oauth_flow import (
+    TOKEN_PATH,
+    install_query,
+    install_via_oauth,
+    shop_row,
+    start_install,
+    state_of,
+    token_calls,
+)
 from tests.test_shop_domain import HOSTILE
 
 # The hostile strings that can travel in a query parameter (no None or ints).

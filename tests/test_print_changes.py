@@ -5,7 +5,14 @@ from datetime import datetime, timezone
 import pytest
 
 from jobs import paragraphs
-from jobs.print_changes import compare, matches, replacement_for, replacement_problem, store_state_of, updated_at_arg
+from jobs.print_changes import (
+    compare,
+    matches,
+    replacement_for,
+    replacement_problem,
+    store_state_of,
+    updated_at_arg,
+)
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
 

@@ -1,7 +1,7 @@
 """The Procfile `worker` process, as a real subprocess: it drains the queue and its scheduler runs interval retries."""
 
+from plugin.dev.procfile import process_env, procfile_commands, start, stop, wait_until
 from tests.conftest import SHOP
-from tests.procfile import process_env, procfile_commands, start, stop, wait_until
 
 
 def test_procfile_declares_the_three_processes():

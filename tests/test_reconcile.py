@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 
 from jobs.queueing import job_options
+from plugin.dev.procfile import process_env, start, stop, wait_until
 from plugin.store.models import Shop
 from tests.conftest import SHOP
-from tests.procfile import process_env, start, stop, wait_until
 from tests.test_updates_e2e import seed
 
 

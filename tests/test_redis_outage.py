@@ -5,9 +5,9 @@ import requests
 
 from plugin import create_app
 from plugin.dev.fakes.server import LocalServer
+from plugin.dev.procfile import process_env, start, stop, wait_until
+from plugin.dev.redis_server import RedisServer
 from tests.conftest import SHOP, app_config
-from tests.procfile import process_env, start, stop, wait_until
-from tests.redis_server import RedisServer
 
 
 @pytest.fixture

@@ -10,13 +10,20 @@ from rq.job import Job
 
 from jobs.failure import on_job_failure
 from jobs.queueing import job_options, make_queue
+from plugin.intake.delivery import Delivery
+from plugin.intake.enqueue import (
+    EnqueueOutcome,
+    InstalledCheck,
+    Tally,
+    body_dedupe_key,
+    dedupe_key,
+    enqueue_once,
+)
+from plugin.intake.guards import FingerprintGuard
+from plugin.intake.registry import GuardRule, Ignored, JobRequest, Route, TopicRegistry
+from plugin.intake.topics import registry
 from plugin.metrics import on_job_success
 from plugin.store.installed_marks import INSTALLED_MARK_TTL, installed_key
-from webhooks.delivery import Delivery
-from webhooks.enqueue import EnqueueOutcome, InstalledCheck, Tally, body_dedupe_key, dedupe_key, enqueue_once
-from webhooks.order_guards import FingerprintGuard
-from webhooks.registry import GuardRule, Ignored, JobRequest, TopicRegistry
-from webhooks.topics import registry
 
 # The least orders/cancelled payload the handler acts on: a cancelled order has cancelled_at set.
 CANCELLED_ORDER = {"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}
@@ -35,10 +42,9 @@ def test_registry_routes_known_topics_only():
 
 
 def test_registry_refuses_a_topic_twice():
-    local = TopicRegistry()
-    local.route("a/b")(lambda d: Ignored("x"))
+    assert TopicRegistry.of(Route("a/b", lambda d: Ignored("x"))).topics() == ["a/b"]
     with pytest.raises(ValueError):
-        local.route("a/b")(lambda d: Ignored("y"))
+        TopicRegistry.of(Route("a/b", lambda d: Ignored("x")), Route("a/b", lambda d: Ignored("y")))
 
 
 def test_concurrent_identical_deliveries_enqueue_exactly_one_job(app):

@@ -11,10 +11,10 @@ from sqlalchemy import create_engine, text
 
 from plugin import create_app
 from plugin.dev.local import parse_args, wants_sandbox
+from plugin.dev.procfile import ROOT
 from plugin.dev.sandbox import SANDBOX_SHOP, Sandbox, real_setup
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
-from tests.procfile import ROOT
 
 TABLE_COLUMNS = ("#", "what happened in the store", "store order", "order id", "print order", "print status",
                  "order note", "tags", "outcome")

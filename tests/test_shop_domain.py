@@ -3,7 +3,11 @@
 import pytest
 
 from plugin.errors import InvalidShopDomain
-from plugin.shopify.shop_domain import admin_base_url, is_valid_shop_domain, require_shop_domain
+from plugin.shopify.shop_domain import (
+    admin_base_url,
+    is_valid_shop_domain,
+    require_shop_domain,
+)
 
 HOSTILE = [
     "evil.com",

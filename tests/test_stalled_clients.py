@@ -12,9 +12,9 @@ import pytest
 import requests
 from gunicorn.workers.gthread import ThreadWorker
 
+from plugin.dev.procfile import ROOT, process_env, start, stop, wait_until
+from plugin.dev.redis_server import free_port
 from tests.conftest import SHOP
-from tests.procfile import ROOT, process_env, start, stop, wait_until
-from tests.redis_server import free_port
 
 pytestmark = pytest.mark.timeout(120)
 

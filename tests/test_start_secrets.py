@@ -7,9 +7,13 @@ import os
 import pytest
 
 from plugin.config import load_config
+from plugin.dev.procfile import process_env, start, stop, wait_until
 from plugin.errors import ConfigurationError
-from plugin.store.secrets_store import APP_SECRETS, production_reasons, require_app_secrets
-from tests.procfile import process_env, start, stop, wait_until
+from plugin.store.secrets_store import (
+    APP_SECRETS,
+    production_reasons,
+    require_app_secrets,
+)
 
 REFUSAL = "print-order mirror refuses to start: "
 # Values that would fail at the first connection: the refusal must come before any of them is used.
@@ -34,7 +38,7 @@ def production_env(tmp_path, reason: str, missing: str) -> dict:
             env[name] = "set-by-the-operator"
     # One web worker: gunicorn 27's master prints a traceback of its own when two workers fail to boot
     # at the same moment (its halt reaps the second one and raises again).
-    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT="0", WEB_CONCURRENCY="1")
+    env.update(INSTANCE_PATH=str(tmp_path / "instance"), PORT="0")
     return env
 
 

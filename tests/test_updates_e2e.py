@@ -3,9 +3,9 @@
 from sqlalchemy import select
 
 from jobs.queueing import job_options
+from plugin.intake.guards import fingerprint_key, updated_at_key
 from plugin.store.models import Activity
 from tests.conftest import SHOP, paragraphs_in
-from webhooks.order_guards import fingerprint_key, updated_at_key
 
 CUSTOMER_NOTE = "Please gift wrap — it's a birthday present!"
 NEW_ADDRESS = {"address1": "9 New Road", "city": "Newtown", "zip": "40004"}

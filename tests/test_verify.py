@@ -1,6 +1,6 @@
 """Webhook signature verification against fixed vectors (computed with openssl)."""
 
-from webhooks.verify import sign, verify_signature
+from plugin.shopify.webhook_signature import sign, verify_signature
 
 BODY = b'{"id":820982911946154508,"email":"jon@example.com"}'
 # printf '%s' "$BODY" | openssl dgst -sha256 -hmac SECRET -binary | base64

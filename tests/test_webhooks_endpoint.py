@@ -6,8 +6,8 @@ import requests
 
 from plugin import create_app
 from plugin.dev.fakes.server import LocalServer
+from plugin.shopify.webhook_signature import sign
 from tests.conftest import API_SECRET, SHOP, app_config
-from webhooks.verify import sign
 
 # The least orders/cancelled body the door acts on: a cancelled order has its cancelled_at set.
 CANCELLED = b'{"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}'
@@ -155,3 +155,23 @@ def test_installed_mark_spares_the_database_and_shops_remove_drops_it(app, live_
     after = post(live_app.url, CANCELLED.replace(b"508", b"509"), **{"X-Shopify-Webhook-Id": "mark-2"})
     assert after.status_code == 200 and after.json()["message"] == "shop not installed"
     assert queue.count == 1
+
+
+class _StalledBody:
+    """A request body whose read times out, as a stalled client's does under the web process's read timeout."""
+
+    def read(self, *args):
+        raise TimeoutError("timed out")
+
+    readline = read
+
+
+def test_body_that_never_arrives_is_a_quiet_408_counted_as_unverified(app, redis_client, caplog):
+    response = app.test_client().post(
+        "/webhooks", headers={"X-Shopify-Topic": "orders/cancelled", "X-Shopify-Hmac-Sha256": "x"},
+        environ_overrides={"wsgi.input": _StalledBody(), "CONTENT_LENGTH": "1000"},
+    )
+    assert response.status_code == 408
+    assert response.get_json()["message"] == "request body not received in time"
+    assert redis_client.hget("print-mirror:metrics", "webhooks|unverified|rejected") == b"1"
+    assert not [r for r in caplog.records if r.exc_info]  # no traceback for a dropped client

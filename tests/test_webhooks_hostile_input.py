@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from jobs.cancellation import mirror_cancellation
 from plugin.errors import InvalidPayload
+from plugin.shopify.webhook_signature import sign
 from tests.conftest import API_SECRET, SHOP
-from webhooks.verify import sign
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

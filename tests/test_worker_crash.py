@@ -4,8 +4,8 @@ import os
 import signal
 import threading
 
+from plugin.dev.procfile import process_env, start, stop, wait_until
 from tests.conftest import SHOP, paragraphs_in
-from tests.procfile import process_env, start, stop, wait_until
 
 FAST_RECOVERY = {
     "JOB_HEARTBEAT_TTL": "2", "WORKER_MAINTENANCE_INTERVAL": "1", "ORDER_LOCK_SECONDS": "2", "RETRY_INTERVALS": "1,1,1",

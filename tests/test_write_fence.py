@@ -10,10 +10,10 @@ from redis.retry import Retry
 
 from jobs.locks import LOCK_KEY_PREFIX, order_lock
 from plugin import write_fence
+from plugin.dev.redis_server import RedisServer
 from plugin.errors import TransientError
 from plugin.store.redis_lock import leased_lock
 from tests.conftest import SHOP, paragraphs_in
-from tests.redis_server import RedisServer
 
 ORDER_ID = "4503599627370497"
 KEY = f"{LOCK_KEY_PREFIX}{SHOP}:{ORDER_ID}"

@@ -1,5 +1,5 @@
 """Receiving Shopify webhooks: verification, deduplication, topic routing, enqueueing; nothing slow."""
 
-from .views import bp
+from webhooks.views import bp
 
 __all__ = ["bp"]

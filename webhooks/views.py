@@ -1,39 +1,29 @@
-"""POST /webhooks: verify, route by topic, deduplicate and enqueue, then answer at once."""
+"""POST /webhooks: read and verify the delivery, hand it to the door (plugin.intake.door), answer at once."""
 
 from __future__ import annotations
 
-import functools
-import logging
 import time
 
-import redis
 from flask import Blueprint, current_app, request
-from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import ClientDisconnected
 
-from jobs.queueing import job_options, make_queue
 from plugin import metrics
 from plugin.config import webhook_secrets
+from plugin.intake.delivery import Rejection, parse_delivery
+from plugin.intake.door import admit
+from plugin.intake.enqueue import Tally
+from plugin.intake.topics import registry
 from plugin.logs import log_event
 from plugin.services import get_services
-from plugin.store import shops
-
-from .delivery import Delivery, Rejection, parse_delivery
-from .enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once
-from .registry import Ignored
-from .topics import registry
-
-log = logging.getLogger(__name__)
 
 bp = Blueprint("webhooks", __name__)
 
-QUEUE_UNAVAILABLE = "queue unavailable, retry later"
 # Rejections answered before the signature was checked: 401 (missing or bad signature, no secret
-# configured) and 413 (a body too large to read). Nothing such a request claims is evidence.
-UNVERIFIED_STATUSES = frozenset({401, 413})
+# configured), 408 (a body that never arrived) and 413 (a body too large to read). Nothing such a
+# request claims is evidence.
+UNVERIFIED_STATUSES = frozenset({401, 408, 413})
 # Claimed topics are logged for diagnosis only, and never at length.
 _CLAIMED_TOPIC_LOG_LENGTH = 64
-# Results the enqueue script counts itself, in its one round trip.
-COUNTED_BY_ENQUEUE = frozenset(outcome.value for outcome in EnqueueOutcome)
 
 
 @bp.post("/webhooks")
@@ -45,8 +35,10 @@ def receive():
     except Rejection as rejection:
         _record_rejection(rejection)
         return _answer(rejection.status, rejection.reason)
-    status, result, detail = _dispatch(delivery)
-    if result not in COUNTED_BY_ENQUEUE and detail != QUEUE_UNAVAILABLE:
+    tally = Tally(metrics.METRICS_KEY, metrics.webhook_field_prefix(delivery.topic, registry.routes))
+    answer = admit(get_services(), delivery, registry, tally)
+    status, result, detail = answer.status, answer.result, answer.detail
+    if not answer.counted:
         # With Redis down the count would fail too, after another socket timeout: skip it.
         _count(delivery.topic, result)
     log_event(
@@ -64,53 +56,17 @@ def receive():
     return _answer(status, detail or result)
 
 
-def _dispatch(delivery: Delivery) -> tuple[int, str, str | None]:
-    """Route one verified delivery; returns (HTTP status, result name, detail)."""
-    route = registry.get(delivery.topic)
-    if route is None:
-        return 200, "ignored", f"topic {delivery.topic} not handled"
-    services = get_services()
-    try:
-        action = route.handler(delivery)
-        if isinstance(action, Ignored):
-            return 200, "ignored", action.reason
-        enqueue = functools.partial(
-            enqueue_once,
-            services.redis,
-            make_queue(services.redis),
-            delivery,
-            action,
-            dedupe_ttl=current_app.config["WEBHOOK_DEDUPE_TTL"],
-            job_options=job_options(current_app.config),
-            tally=Tally(metrics.METRICS_KEY, metrics.webhook_field_prefix(delivery.topic, registry.routes)),
-        )
-        outcome, detail = enqueue(installed=InstalledCheck.CHECK if route.requires_installed_shop else InstalledCheck.SKIP)
-        if outcome is EnqueueOutcome.UNVERIFIED:
-            # No fresh installed mark in Redis: ask the database once, then the mark spares the next deliveries.
-            if not shops.is_installed(services.database, delivery.shop):
-                # 200, not 4xx: retrying cannot install the shop, and failing deliveries make Shopify
-                # retry for hours and eventually drop the subscription.
-                return 200, "ignored", "shop not installed"
-            outcome, detail = enqueue(installed=InstalledCheck.VERIFIED)
-    except Rejection as rejection:
-        return rejection.status, "rejected", rejection.reason
-    except redis.RedisError as exc:
-        log.error("webhook %s not queued, Redis unavailable: %s", delivery.webhook_id, type(exc).__name__)
-        return 503, "unavailable", QUEUE_UNAVAILABLE
-    except SQLAlchemyError as exc:
-        log.error("webhook %s not queued, database unavailable: %s", delivery.webhook_id, type(exc).__name__)
-        return 503, "unavailable", "database unavailable, retry later"
-    if outcome is EnqueueOutcome.ENQUEUED:
-        return 200, "enqueued", None
-    return 200, outcome.value, detail
-
-
 def _read_body() -> bytes:
     """The raw body, refused with 413 past WEBHOOK_MAX_BYTES without reading it all."""
     limit = current_app.config["WEBHOOK_MAX_BYTES"]
     if request.content_length is not None and request.content_length > limit:
         raise Rejection(413, f"body larger than {limit} bytes")
-    body = request.stream.read(limit + 1)
+    try:
+        body = request.stream.read(limit + 1)
+    except (OSError, ClientDisconnected) as exc:
+        # A client that stalled past the web process's read timeout (gunicorn.conf.py) or went away:
+        # one quiet line, not a traceback per dropped connection.
+        raise Rejection(408, "request body not received in time") from exc
     if len(body) > limit:
         raise Rejection(413, f"body larger than {limit} bytes")
     return body

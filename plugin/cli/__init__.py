@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from plugin.cli.activity import activity_command
 from plugin.cli.jobs import jobs_cli
 from plugin.cli.tokens import tokens_cli
+from plugin.config import webhook_address
 from plugin.errors import MirrorError
 from plugin.services import get_services
 from plugin.shopify.webhook_subscriptions import register_webhooks
@@ -47,7 +48,7 @@ def shops_add(shop: str, token: str | None, skip_webhooks: bool) -> None:
     click.echo(f"stored {installed.domain} (token encrypted)")
     if skip_webhooks:
         return
-    address = webhook_address(current_app)
+    address = webhook_address(current_app.config)
     try:
         created = register_webhooks(services.admin_client(installed.domain), address, current_app.config["SHOPIFY_API_VERSION"])
     except MirrorError as exc:
@@ -135,11 +136,6 @@ def worker_command(burst: bool, name: str | None) -> None:
     from jobs.worker import run_worker
 
     run_worker(current_app._get_current_object(), burst=burst, name=name)
-
-
-def webhook_address(app: Flask) -> str:
-    """Where Shopify delivers webhooks: APP_URL + /webhooks."""
-    return app.config["APP_URL"].rstrip("/") + "/webhooks"
 
 
 def init_app(app: Flask) -> None:

@@ -13,7 +13,14 @@ import time
 import requests
 
 from plugin import create_app
-from plugin.dev.sandbox import SANDBOX_FOLDER, Sandbox, SandboxRefused, banner, real_setup, require_no_real_setup
+from plugin.dev.sandbox import (
+    SANDBOX_FOLDER,
+    Sandbox,
+    SandboxRefused,
+    banner,
+    real_setup,
+    require_no_real_setup,
+)
 from plugin.store.db import SQLITE_FILENAME
 from plugin.store.migrate import upgrade
 from plugin.store.secrets_store import APP_SECRETS

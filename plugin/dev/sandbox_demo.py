@@ -14,7 +14,7 @@ from rq.job import Job, JobStatus
 
 from plugin.cli.activity import format_table
 from plugin.dev.sandbox import Sandbox
-from webhooks.enqueue import dedupe_key
+from plugin.intake.enqueue import dedupe_key
 
 CANCEL = "cancel"
 ADDRESS_CHANGE = "address_change"

@@ -10,7 +10,14 @@ import requests
 from plugin import write_fence
 from plugin.errors import ProviderError
 from plugin.http import error_summary, send
-from plugin.providers import Address, CancelResult, NewPrintOrder, PatchResult, PrintItem, PrintOrder
+from plugin.providers import (
+    Address,
+    CancelResult,
+    NewPrintOrder,
+    PatchResult,
+    PrintItem,
+    PrintOrder,
+)
 
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 # A store order split into more print orders than this is not a real store; stop paginating.

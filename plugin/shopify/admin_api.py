@@ -10,7 +10,13 @@ from collections.abc import Callable
 import requests
 
 from plugin import write_fence
-from plugin.errors import AdminAPIError, AdminForbidden, AdminUnauthorized, RateLimited, TransientError
+from plugin.errors import (
+    AdminAPIError,
+    AdminForbidden,
+    AdminUnauthorized,
+    RateLimited,
+    TransientError,
+)
 from plugin.http import error_summary, send
 from plugin.shopify.shop_domain import admin_base_url
 

@@ -13,9 +13,13 @@ from flask import Blueprint, current_app, redirect, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import MultiDict
 
-from plugin.cli import webhook_address
-from plugin.config import webhook_secrets
-from plugin.errors import ConfigurationError, MirrorError, TokenGrantRefused, TransientError
+from plugin.config import webhook_address, webhook_secrets
+from plugin.errors import (
+    ConfigurationError,
+    MirrorError,
+    TokenGrantRefused,
+    TransientError,
+)
 from plugin.logs import log_event
 from plugin.services import get_services
 from plugin.shopify.oauth_signature import verify_query
@@ -122,7 +126,7 @@ def finish_install():
               expiring=grant.access_token_expires_at is not None)
     topics = _register_webhooks(services, shop)
     return render_template("installed.html", shop=shop, topics=topics,
-                           address=webhook_address(current_app))
+                           address=webhook_address(current_app.config))
 
 
 def callback_url(config) -> str:
@@ -237,7 +241,7 @@ def _register_webhooks(services, shop: str) -> list[str]:
                       f"WEBHOOK_SUBSCRIPTIONS must be '{REGISTER_BY_APP}' or '{REGISTER_BY_TOML}'.",
                       "bad WEBHOOK_SUBSCRIPTIONS")
     try:
-        register_webhooks(services.admin_client(shop), webhook_address(current_app), config["SHOPIFY_API_VERSION"])
+        register_webhooks(services.admin_client(shop), webhook_address(current_app.config), config["SHOPIFY_API_VERSION"])
     except MirrorError as exc:
         raise Refusal(502, "Installed, but webhooks could not be registered",
                       "The app is connected to your store, but Shopify did not accept its webhook "

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from plugin.errors import AdminAPIError, AdminForbidden, AdminUnauthorized, ReauthorizationRequired, TransientError
+from plugin.errors import (
+    AdminAPIError,
+    AdminForbidden,
+    AdminUnauthorized,
+    ReauthorizationRequired,
+    TransientError,
+)
 
 if TYPE_CHECKING:
     from plugin.services import Services

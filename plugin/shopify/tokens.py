@@ -8,8 +8,14 @@ from datetime import timedelta
 
 import redis
 
-from plugin.errors import ReauthorizationRequired, ShopNotInstalled, TokenGrantRefused, TransientError
+from plugin.errors import (
+    ReauthorizationRequired,
+    ShopNotInstalled,
+    TokenGrantRefused,
+    TransientError,
+)
 from plugin.logs import log_event
+from plugin.metrics import count_token_refresh_failure
 from plugin.shopify.token_endpoint import TokenEndpoint
 from plugin.store import shops
 from plugin.store.crypto import TokenCipher
@@ -119,9 +125,6 @@ class ShopTokens:
 
     def _count_failure(self, kind: str) -> None:
         """One more refresh failure of this kind on /metrics (best effort, never raises)."""
-        # Imported here: plugin.metrics imports plugin.services, which imports this module.
-        from plugin.metrics import count_token_refresh_failure
-
         count_token_refresh_failure(self._redis, kind)
 
     def _needs_reauth(self, reason: str, cause: Exception | None = None) -> None:

@@ -6,7 +6,7 @@ import threading
 
 from cheroot import wsgi
 
-from tests.redis_server import free_port
+from plugin.dev.redis_server import free_port
 
 # Handler threads: more than the most concurrent calls any test or the benchmark makes.
 _THREADS = 16

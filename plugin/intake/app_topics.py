@@ -4,20 +4,17 @@ require an installed shop."""
 
 from __future__ import annotations
 
-from .delivery import Delivery, Rejection
-from .registry import JobRequest
-from .topics import registry
+from plugin.intake.delivery import Delivery, Rejection
+from plugin.intake.registry import JobRequest, Route
+from plugin.orders.ids import optional_id
 
 FORGET_UNINSTALLED_SHOP = "jobs.uninstall.forget_uninstalled_shop"
 REPORT_CUSTOMER_DATA = "jobs.privacy.report_customer_data"
 REDACT_CUSTOMER = "jobs.privacy.redact_customer"
 REDACT_SHOP = "jobs.privacy.redact_shop"
 
-# Shopify ids are unsigned 64-bit integers.
-_MAX_ID = 2**64 - 1
 
 
-@registry.route("app/uninstalled")
 def app_uninstalled(delivery: Delivery) -> JobRequest:
     """The merchant removed the app: mark the shop uninstalled and delete its tokens."""
     # The payload is the Shop resource; its myshopify_domain must be the signed-for shop. No
@@ -29,7 +26,6 @@ def app_uninstalled(delivery: Delivery) -> JobRequest:
     )
 
 
-@registry.route("customers/data_request", requires_installed_shop=False)
 def customers_data_request(delivery: Delivery) -> JobRequest:
     """A customer asked for their data: report which records concern their orders."""
     _require_same_shop(delivery, "shop_domain")
@@ -40,13 +36,12 @@ def customers_data_request(delivery: Delivery) -> JobRequest:
             "shop": delivery.shop,
             "order_ids": _id_list(delivery.payload, "orders_requested"),
             "customer_id": _customer_id(delivery.payload),
-            "data_request_id": _optional_id(data_request.get("id")) if isinstance(data_request, dict) else None,
+            "data_request_id": optional_id(data_request.get("id")) if isinstance(data_request, dict) else None,
             "webhook_id": delivery.webhook_id,
         },
     )
 
 
-@registry.route("customers/redact", requires_installed_shop=False)
 def customers_redact(delivery: Delivery) -> JobRequest:
     """A customer's data must go: delete the records about the listed orders."""
     _require_same_shop(delivery, "shop_domain")
@@ -61,7 +56,6 @@ def customers_redact(delivery: Delivery) -> JobRequest:
     )
 
 
-@registry.route("shop/redact", requires_installed_shop=False)
 def shop_redact(delivery: Delivery) -> JobRequest:
     """48 hours after an uninstall: delete everything the app keeps about the shop."""
     _require_same_shop(delivery, "shop_domain")
@@ -92,7 +86,7 @@ def _id_list(payload: dict, field: str) -> list[str]:
         raise Rejection(400, f"payload '{field}' must be a list of order ids")
     ids = []
     for value in values:
-        parsed = _optional_id(value)
+        parsed = optional_id(value)
         if parsed is None:
             raise Rejection(400, f"payload '{field}' must be a list of order ids")
         ids.append(parsed)
@@ -101,15 +95,12 @@ def _id_list(payload: dict, field: str) -> list[str]:
 
 def _customer_id(payload: dict) -> str | None:
     customer = payload.get("customer")
-    return _optional_id(customer.get("id")) if isinstance(customer, dict) else None
+    return optional_id(customer.get("id")) if isinstance(customer, dict) else None
 
 
-def _optional_id(value: object) -> str | None:
-    """value as a decimal id string, or None when it is not a valid Shopify id."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int) and 0 < value <= _MAX_ID:
-        return str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= _MAX_ID:
-        return str(int(value))
-    return None
+ROUTES = (
+    Route("app/uninstalled", app_uninstalled),
+    Route("customers/data_request", customers_data_request, requires_installed_shop=False),
+    Route("customers/redact", customers_redact, requires_installed_shop=False),
+    Route("shop/redact", shop_redact, requires_installed_shop=False),
+)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .delivery import Delivery
+from plugin.intake.delivery import Delivery
 
 
 class GuardRule(enum.Enum):
@@ -64,16 +64,15 @@ class TopicRegistry:
 
     routes: dict[str, Route] = field(default_factory=dict)
 
-    def route(self, topic: str, *, requires_installed_shop: bool = True) -> Callable[[Handler], Handler]:
-        """Decorator registering handler for topic."""
-
-        def register(handler: Handler) -> Handler:
-            if topic in self.routes:
-                raise ValueError(f"topic {topic} registered twice")
-            self.routes[topic] = Route(topic, handler, requires_installed_shop)
-            return handler
-
-        return register
+    @classmethod
+    def of(cls, *routes: Route) -> "TopicRegistry":
+        """A registry holding routes; a topic named twice is a programming error."""
+        registry = cls()
+        for route in routes:
+            if route.topic in registry.routes:
+                raise ValueError(f"topic {route.topic} registered twice")
+            registry.routes[route.topic] = route
+        return registry
 
     def get(self, topic: str) -> Route | None:
         """The route for topic, or None when the app does not handle it."""

@@ -1,4 +1,4 @@
-"""The print-relevant state of a REST order payload, normalised, and its fingerprint."""
+"""The print-relevant state of an order (REST webhook shape), normalised, and its fingerprint."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from .delivery import Rejection
-from .payload import order_id_of
+from plugin.errors import InvalidOrder
+
+from .ids import parse_id
+from .timestamps import parse_timestamp
 
 # The shipping address fields that decide where a print order goes (compared after folding).
 ADDRESS_FIELDS = ("name", "company", "address1", "address2", "city", "zip", "province_code", "country_code", "phone")
 # Carried to the job too (a replacement print order needs them) but covered by `name` in comparisons.
 NAME_PARTS = ("first_name", "last_name")
-_MAX_ID = 2**64 - 1
 # Shopify quantities are small; anything this large is a forged or broken payload.
 _MAX_QUANTITY = 10**6
 _MAX_TEXT = 255
@@ -66,30 +67,13 @@ def fold(field: str, value: str | None) -> str:
     return folded
 
 
-def parse_timestamp(value: object) -> datetime:
-    """An ISO 8601 timestamp with an offset as an aware datetime (ValueError otherwise)."""
-    if not isinstance(value, str) or len(value) > 64:
-        raise ValueError("timestamp must be ISO 8601 text")
-    parsed = datetime.fromisoformat(value.strip())
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        # Comparing without an offset would be off by the shop's timezone.
-        raise ValueError("timestamp has no UTC offset")
-    return parsed
-
-
 def print_state_of(payload: dict) -> PrintState:
-    """The PrintState of an orders/updated payload; Rejection(400) when a relied-on field has a wrong type."""
+    """The PrintState of an order payload; InvalidOrder when a relied-on field is missing or has a wrong type."""
     order_id = order_id_of(payload)
-    try:
-        updated_at = parse_timestamp(payload.get("updated_at"))
-    except ValueError as exc:
-        raise Rejection(400, f"payload 'updated_at': {exc}") from None
+    updated_at = parse_timestamp(payload.get("updated_at"), "payload 'updated_at'")
     cancelled_at = payload.get("cancelled_at")
     if cancelled_at is not None:
-        try:
-            parse_timestamp(cancelled_at)
-        except ValueError as exc:
-            raise Rejection(400, f"payload 'cancelled_at': {exc}") from None
+        parse_timestamp(cancelled_at, "payload 'cancelled_at'")
     return PrintState(
         order_id=order_id,
         updated_at=updated_at,
@@ -99,16 +83,21 @@ def print_state_of(payload: dict) -> PrintState:
     )
 
 
+def order_id_of(payload: dict) -> str:
+    """The order id of a payload as a decimal string."""
+    return parse_id(payload.get("id"), "payload 'id'")
+
+
 def _address_of(raw: object) -> dict[str, str] | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise Rejection(400, "payload 'shipping_address' must be an object or null")
+        raise InvalidOrder("payload 'shipping_address' must be an object or null")
     address = {}
     for field in (*ADDRESS_FIELDS, *NAME_PARTS):
         value = raw.get(field)
         if value is not None and not isinstance(value, str):
-            raise Rejection(400, f"payload 'shipping_address.{field}' must be text or null")
+            raise InvalidOrder(f"payload 'shipping_address.{field}' must be text or null")
         address[field] = clean(value)[:_MAX_TEXT]
     return address
 
@@ -117,16 +106,16 @@ def _line_items_of(payload: dict) -> tuple[LineItemState, ...]:
     raw_items = payload.get("line_items")
     # A missing list must not read as "every item removed": that would cancel print orders.
     if not isinstance(raw_items, list):
-        raise Rejection(400, "payload 'line_items' must be a list")
+        raise InvalidOrder("payload 'line_items' must be a list")
     refunded: dict[str, int] | None = None
     items: dict[str, LineItemState] = {}
     for index, raw in enumerate(raw_items):
         where = f"line_items[{index}]"
         if not isinstance(raw, dict):
-            raise Rejection(400, f"payload '{where}' must be an object")
+            raise InvalidOrder(f"payload '{where}' must be an object")
         item_id = _id_of(raw.get("id"), f"{where}.id")
         if item_id in items:
-            raise Rejection(400, f"payload '{where}.id' repeats line item {item_id}")
+            raise InvalidOrder(f"payload '{where}.id' repeats line item {item_id}")
         quantity = _quantity_of(raw.get("quantity"), f"{where}.quantity")
         current = raw.get("current_quantity")
         if current is not None:
@@ -146,30 +135,25 @@ def _refunded_quantities(payload: dict) -> dict[str, int]:
     if refunds is None:
         return {}
     if not isinstance(refunds, list):
-        raise Rejection(400, "payload 'refunds' must be a list")
+        raise InvalidOrder("payload 'refunds' must be a list")
     total: dict[str, int] = {}
     for refund in refunds:
         lines = refund.get("refund_line_items") if isinstance(refund, dict) else None
         if not isinstance(lines, list):
-            raise Rejection(400, "payload 'refunds[].refund_line_items' must be a list")
+            raise InvalidOrder("payload 'refunds[].refund_line_items' must be a list")
         for line in lines:
             if not isinstance(line, dict):
-                raise Rejection(400, "payload 'refunds[].refund_line_items[]' must be objects")
+                raise InvalidOrder("payload 'refunds[].refund_line_items[]' must be objects")
             item_id = _id_of(line.get("line_item_id"), "refund_line_items[].line_item_id")
             total[item_id] = total.get(item_id, 0) + _quantity_of(line.get("quantity"), "refund_line_items[].quantity")
     return total
 
 
 def _id_of(value: object, where: str) -> str:
-    """A Shopify id as a decimal string: ints or digit strings, never floats (ids exceed 2^53)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= _MAX_ID:
-        return str(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit() and 0 < int(value) <= _MAX_ID:
-        return str(int(value))
-    raise Rejection(400, f"payload '{where}' must be an integer id")
+    return parse_id(value, f"payload '{where}'")
 
 
 def _quantity_of(value: object, where: str) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_QUANTITY:
         return value
-    raise Rejection(400, f"payload '{where}' must be a non-negative integer")
+    raise InvalidOrder(f"payload '{where}' must be a non-negative integer")

@@ -10,10 +10,9 @@ import redis
 from redis.commands.core import Script
 from rq import Queue
 
+from plugin.intake.delivery import Delivery
+from plugin.intake.registry import JobRequest
 from plugin.store.installed_marks import INSTALLED_MARK_TTL, installed_key
-
-from .delivery import Delivery
-from .registry import JobRequest
 
 DEDUPE_KEY_PREFIX = "print-mirror:webhook:"
 # print-mirror:webhook-body:<shop>:<topic>:<digest>. The shop is a segment of its own right after

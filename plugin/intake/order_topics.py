@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from .delivery import Delivery, Rejection
-from .order_guards import FingerprintGuard, StaleUpdateGuard
-from .payload import order_id_of
-from .print_fingerprint import print_state_of
-from .registry import Ignored, JobRequest
-from .topics import registry
+from plugin.errors import InvalidOrder
+from plugin.intake.delivery import Delivery
+from plugin.intake.guards import FingerprintGuard, StaleUpdateGuard, SweepGuard
+from plugin.intake.registry import Ignored, JobRequest, Route
+from plugin.orders.state import order_id_of, print_state_of
+from plugin.orders.timestamps import parse_timestamp
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
 MIRROR_UPDATE = "jobs.updates.mirror_update"
+# The topic of the reconciliation sweep's jobs, in the activity log and in their dedupe keys.
+SWEEP_TOPIC = "reconcile"
 
 
-@registry.route("orders/cancelled")
 def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
     """A store order was cancelled: mirror the cancellation to its print orders.
 
@@ -29,7 +30,7 @@ def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
         return Ignored("not cancelled: the signed order has no cancelled_at")
     try:
         state = print_state_of(delivery.payload)
-    except Rejection:
+    except InvalidOrder:
         state = None  # a payload too odd to fingerprint still gets its cancellation mirrored
     return JobRequest(
         func=MIRROR_CANCELLATION,
@@ -43,7 +44,6 @@ def order_cancelled(delivery: Delivery) -> JobRequest | Ignored:
     )
 
 
-@registry.route("orders/updated")
 def order_updated(delivery: Delivery) -> JobRequest | Ignored:
     """A store order changed: queue a job only for a newer update whose print-relevant fields changed.
 
@@ -73,3 +73,32 @@ def _guards(shop: str, state) -> tuple:
         StaleUpdateGuard(shop, state.order_id, state.updated_at),
         FingerprintGuard(shop, state.order_id, state.fingerprint()),
     )
+
+
+def order_found_by_sweep(delivery: Delivery) -> JobRequest:
+    """The reconciliation sweep found an order updated (ids, update time, cancelled: nothing else).
+
+    Queued only when this update is newer than any already queued for the order: an order whose
+    webhook was handled costs nothing. The job reads the rest of the order from the Admin API.
+    """
+    payload = delivery.payload
+    order_id = order_id_of(payload)
+    updated_at = parse_timestamp(payload.get("updated_at"), "sweep 'updated_at'")
+    return JobRequest(
+        func=MIRROR_UPDATE,
+        kwargs={
+            "shop": delivery.shop,
+            "order_id": order_id,
+            "topic": delivery.topic,
+            "webhook_id": delivery.webhook_id,
+            "updated_at": updated_at.isoformat(),
+            "cancelled": payload.get("cancelled") is True,
+        },
+        guards=(SweepGuard(delivery.shop, order_id, updated_at),),
+    )
+
+
+ROUTES = (
+    Route("orders/cancelled", order_cancelled),
+    Route("orders/updated", order_updated),
+)

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 import orjson
 
 from plugin.shopify.shop_domain import is_valid_shop_domain
-
-from .verify import verify_signature
+from plugin.shopify.webhook_signature import verify_signature
 
 # Header names as Shopify sends them; lookups go through a case-insensitive mapping.
 HMAC_HEADER = "X-Shopify-Hmac-Sha256"

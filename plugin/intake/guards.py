@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import redis
 
-from .registry import GuardRule
+from plugin.intake.registry import GuardRule
+from plugin.orders.timestamps import as_micros, from_micros
 
 # Long enough to outlive any edit of an order that can still be printed; when a key has expired
 # the job compares against the print order itself, so expiry costs one job, never a wrong action.
 PRINT_STATE_TTL = 42 * 24 * 3600
 FINGERPRINT_KEY_PREFIX = "print-mirror:fingerprint:"
 UPDATED_AT_KEY_PREFIX = "print-mirror:updated-at:"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def fingerprint_key(shop: str, order_id: str) -> str:
@@ -29,12 +29,7 @@ def updated_at_key(shop: str, order_id: str) -> str:
 
 def newest_updated_at(connection: redis.Redis, shop: str, order_id: str) -> datetime | None:
     """The newest `updated_at` queued for the order (aware, UTC), or None when unknown."""
-    return _as_datetime(connection.get(updated_at_key(shop, order_id)))
-
-
-def as_micros(moment: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch: compares as instants, in Lua too."""
-    return (moment - _EPOCH) // timedelta(microseconds=1)
+    return from_micros(connection.get(updated_at_key(shop, order_id)))
 
 
 @dataclass(frozen=True)
@@ -59,7 +54,7 @@ class StaleUpdateGuard:
 
     def reason(self, stored: str) -> str:
         """Why not to enqueue: the stored update is newer."""
-        newest = _as_datetime(stored)
+        newest = from_micros(stored)
         shown = newest.isoformat() if newest else stored
         return f"stale update: updated_at {self.updated_at.isoformat()} is older than {shown}"
 
@@ -87,16 +82,6 @@ class FingerprintGuard:
     def reason(self, stored: str) -> str:
         """Why not to enqueue: nothing the print order depends on changed."""
         return "no print-relevant change"
-
-
-def _as_datetime(value: bytes | str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        return _EPOCH + timedelta(microseconds=int(value))
-    except (ValueError, OverflowError):
-        # Not ours or corrupted: unknown, as the enqueue script treats it, rather than block every update.
-        return None
 
 
 @dataclass(frozen=True)
