@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Two commands on a fresh machine with only Python 3.11+: `python3 manage.py run` and `python3 manage.py test`.
+"""Two commands on a fresh machine with only Python 3.11+: `python3 manage.py run` and `python3 manage.py test`
+(and `lint`: ruff and mypy, as CI runs them; `bench`: the benchmarks).
 
 Standard library only: it creates .venv, installs the pinned requirements when they changed,
 then hands over to the app (embedded Redis, SQLite) or to pytest.
@@ -19,7 +20,12 @@ VENV = os.path.join(ROOT, ".venv")
 PYTHON = os.path.join(VENV, "bin", "python")
 REQUIREMENTS = os.path.join(ROOT, "requirements-dev.txt")
 STAMP = os.path.join(VENV, ".requirements.sha256")
-USAGE = "usage: python3 manage.py run [--demo-only | --sandbox | --no-sandbox] [--port N] | test [pytest args…] | bench [--help]"
+USAGE = (
+    "usage: python3 manage.py run [--demo-only | --sandbox | --no-sandbox] [--port N] | test [pytest args…] | lint"
+    " | bench [--help]"
+)
+# What `lint` runs, in order; each must pass (settings in pyproject.toml).
+LINTERS = (("ruff", "check", "."), ("ruff", "format", "--check", "."), ("mypy",))
 
 
 def _requirements_digest() -> str:
@@ -51,14 +57,16 @@ def ensure_environment() -> None:
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch to run, test or bench."""
-    if not argv or argv[0] not in ("run", "test", "bench"):
+    """Dispatch to run, test, lint or bench."""
+    if not argv or argv[0] not in ("run", "test", "lint", "bench"):
         print(USAGE, file=sys.stderr)
         return 2
     ensure_environment()
     os.chdir(ROOT)
     if argv[0] == "test":
         return subprocess.call([PYTHON, "-m", "pytest", *argv[1:]])
+    if argv[0] == "lint":
+        return max(subprocess.call([os.path.join(VENV, "bin", tool), *args]) for tool, *args in LINTERS)
     if argv[0] == "bench":
         return subprocess.call([PYTHON, "-m", "bench", *argv[1:]])
     return run_child([PYTHON, "-m", "plugin.dev.local", *argv[1:]])
