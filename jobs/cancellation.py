@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from plugin.errors import InvalidPayload
 from plugin.logs import log_event
@@ -57,8 +57,15 @@ def cancel_confirmed(svc, shop: str, order_id: str, topic: str, webhook_id: str 
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(
-            "job", job="mirror_cancellation", shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id,
-            print_order_id=o.print_order_id, status_seen=o.status_seen, outcome=o.outcome,
+            "job",
+            job="mirror_cancellation",
+            shop=shop,
+            topic=topic,
+            webhook_id=webhook_id,
+            order_id=order_id,
+            print_order_id=o.print_order_id,
+            status_seen=o.status_seen,
+            outcome=o.outcome,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
     return {"order_id": order_id, "print_orders": summary, "store_order": report}
@@ -119,7 +126,7 @@ def report_cancellation(svc, ledger: OrderLedger, provider_name: str, outcomes: 
 
         def compose(pending: list[tuple[str, str]], ref: str) -> str:
             return paragraphs.cancel_too_late(
-                provider_name, [(p, status_by_id[p]) for p, _ in pending], cancelled, ref, datetime.now(timezone.utc)
+                provider_name, [(p, status_by_id[p]) for p, _ in pending], cancelled, ref, datetime.now(UTC)
             )
 
         write_paragraph_once(ledger, client, [(p, ENTRY_CANCEL_TOO_LATE) for p, _ in too_late], compose)

@@ -30,6 +30,7 @@ def read_store_state(client: AdminClient, order_id: str) -> StoreState | None:
 def stand_down(svc, shop: str, order_id: str, topic: str, webhook_id: str | None, job: str, reason: str) -> dict:
     """Record in the activity why the job did nothing (Shopify did not confirm), log it, and return the job's result."""
     activity.record(svc.database, shop, order_id, topic, [Outcome(None, None, "confirm", NOT_CONFIRMED, detail=reason)])
-    log_event("job", job=job, shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id,
-              outcome=NOT_CONFIRMED, detail=reason)
+    log_event(
+        "job", job=job, shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id, outcome=NOT_CONFIRMED, detail=reason
+    )
     return {"order_id": order_id, "print_orders": {}, "store_order": "untouched", "not_confirmed": reason}

@@ -49,5 +49,10 @@ def _tell_the_store_order(job, error, attempts: int) -> None:
         report_final_failure(services(), job, error, attempts)
     except Exception as exc:  # the job stays failed either way; this only decides what we log
         log.error("job %s failed and its store order could not be told: %s", job.id, exc)
-        log_event("mirror_failed_unreported", job_id=job.id, shop=(job.kwargs or {}).get("shop"),
-                  order_id=(job.kwargs or {}).get("order_id"), error=str(exc)[:300])
+        log_event(
+            "mirror_failed_unreported",
+            job_id=job.id,
+            shop=(job.kwargs or {}).get("shop"),
+            order_id=(job.kwargs or {}).get("order_id"),
+            error=str(exc)[:300],
+        )

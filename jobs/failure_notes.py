@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rq.exceptions import AbandonedJobError
 
@@ -43,14 +43,19 @@ def report_final_failure(svc, job, error: BaseException | None, attempts: int) -
     name = (job.func_name or "").rsplit(".", 1)[-1]
     kwargs = job.kwargs or {}
     shop, order_id = kwargs.get("shop"), kwargs.get("order_id")
-    if name not in MIRROR_JOBS or isinstance(error, _CANNOT_TELL) or not is_valid_shop_domain(shop) \
-            or not (isinstance(order_id, str) and order_id.isdigit()):
+    if (
+        name not in MIRROR_JOBS
+        or isinstance(error, _CANNOT_TELL)
+        or not is_valid_shop_domain(shop)
+        or not (isinstance(order_id, str) and order_id.isdigit())
+    ):
         return False
     key = f"{FAILED_PREFIX}{job.id}"
 
     def compose(_pending, ref: str) -> str:
-        return paragraphs.mirror_failed(svc.provider().name, MIRROR_JOBS[name], order_id, attempts,
-                                        _short(error), ref, datetime.now(timezone.utc))
+        return paragraphs.mirror_failed(
+            svc.provider().name, MIRROR_JOBS[name], order_id, attempts, _short(error), ref, datetime.now(UTC)
+        )
 
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
         client = svc.admin_client(shop)
@@ -67,13 +72,13 @@ def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> 
     if not failed:
         return False
     recovered = set(ledger.store_order_keys(RECOVERED_PREFIX))
-    open_failures = [k for k in failed if RECOVERED_PREFIX + k[len(FAILED_PREFIX):] not in recovered]
+    open_failures = [k for k in failed if RECOVERED_PREFIX + k[len(FAILED_PREFIX) :] not in recovered]
     if not open_failures:
         return False
-    entries = [(STORE_ORDER, RECOVERED_PREFIX + k[len(FAILED_PREFIX):]) for k in open_failures]
+    entries = [(STORE_ORDER, RECOVERED_PREFIX + k[len(FAILED_PREFIX) :]) for k in open_failures]
 
     def compose(_pending, ref: str) -> str:
-        return paragraphs.mirror_recovered(svc.provider().name, summary, ref, datetime.now(timezone.utc))
+        return paragraphs.mirror_recovered(svc.provider().name, summary, ref, datetime.now(UTC))
 
     write_paragraph_once(ledger, client, entries, compose)
     remove_tag(ledger, client, TAG_MIRROR_FAILED)

@@ -42,8 +42,9 @@ class OrderLedger:
         """Record entries as written, with the paragraph ref (or tag) that wrote them."""
         if not entries:
             return
-        rows = [dict(shop=self.shop, store_order_id=self.order_id, print_order_id=p, entry_key=k, ref=ref[:32])
-                for p, k in entries]
+        rows = [
+            dict(shop=self.shop, store_order_id=self.order_id, print_order_id=p, entry_key=k, ref=ref[:32]) for p, k in entries
+        ]
         try:
             with self.database.session() as session:
                 session.execute(insert(NoteEntry), rows)
@@ -59,8 +60,10 @@ class OrderLedger:
         with self.database.session() as session:
             session.execute(
                 delete(NoteEntry).where(
-                    NoteEntry.shop == self.shop, NoteEntry.store_order_id == self.order_id,
-                    NoteEntry.print_order_id == print_order_id, NoteEntry.entry_key == key,
+                    NoteEntry.shop == self.shop,
+                    NoteEntry.store_order_id == self.order_id,
+                    NoteEntry.print_order_id == print_order_id,
+                    NoteEntry.entry_key == key,
                 )
             )
         self._rows().discard(entry)

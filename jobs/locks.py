@@ -24,8 +24,14 @@ def order_lock(connection: redis.Redis, shop: str, order_id: str, lease_seconds:
     worker took the order) is stopped by plugin.write_fence before its next provider or Shopify
     write, with a TransientError, and retried later. TransientError too when the lock stays busy.
     """
-    with leased_lock(
-        connection, f"{LOCK_KEY_PREFIX}{shop}:{order_id}",
-        lease_seconds=lease_seconds, wait_seconds=LOCK_WAIT_SECONDS, what=f"order {shop} {order_id}",
-    ) as lease, write_fence.fencing(lease):
+    with (
+        leased_lock(
+            connection,
+            f"{LOCK_KEY_PREFIX}{shop}:{order_id}",
+            lease_seconds=lease_seconds,
+            wait_seconds=LOCK_WAIT_SECONDS,
+            what=f"order {shop} {order_id}",
+        ) as lease,
+        write_fence.fencing(lease),
+    ):
         yield lease

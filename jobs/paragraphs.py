@@ -33,16 +33,16 @@ def what_happens_now(status: str) -> str:
     return _WHAT_HAPPENS_NOW.get(status, f"is '{status}' at the print provider and can no longer be cancelled")
 
 
-def cancel_too_late(
-    provider: str, too_late: list[tuple[str, str]], cancelled: list[str], ref: str, when: datetime
-) -> str:
+def cancel_too_late(provider: str, too_late: list[tuple[str, str]], cancelled: list[str], ref: str, when: datetime) -> str:
     """The paragraph for a store cancellation that came too late for some print orders.
 
     too_late: (print order id, status) pairs; cancelled: print order ids cancelled in time.
     """
-    lines = [f"{HEADER}, {_stamp(when)}: this order was cancelled in Shopify, but it was too late to cancel"
-             f" {_count(len(too_late) + len(cancelled), 'its print order', 'some of its print orders')}"
-             f" at {provider.title()}."]
+    lines = [
+        f"{HEADER}, {_stamp(when)}: this order was cancelled in Shopify, but it was too late to cancel"
+        f" {_count(len(too_late) + len(cancelled), 'its print order', 'some of its print orders')}"
+        f" at {provider.title()}."
+    ]
     for print_order_id, status in too_late:
         lines.append(f"- {provider.title()} print order {print_order_id} ({status}) {what_happens_now(status)}.")
     for print_order_id in cancelled:
@@ -65,6 +65,7 @@ def _count(n: int, one: str, many: str) -> str:
 
 # -- order changes (orders/updated) -------------------------------------------------------------
 
+
 def place(address: Address) -> str:
     """Where an address is, in short: "city, country code"."""
     return ", ".join(part for part in (address.city, address.country_code) if part) or "an unknown place"
@@ -84,8 +85,10 @@ def change_lines(change: PrintChange, *, too_late: bool) -> list[str]:
     lines = []
     if change.address_fields and change.new_address is not None:
         if too_late:
-            lines.append(f"shipping address changed to {place(change.new_address)}; the print order will ship to"
-                         f" the address it was placed with: {place(placed)}")
+            lines.append(
+                f"shipping address changed to {place(change.new_address)}; the print order will ship to"
+                f" the address it was placed with: {place(placed)}"
+            )
         else:
             lines.append(f"ship to {full_address(change.new_address)} (it was placed with {place(placed)})")
     for item in change.items:
@@ -105,14 +108,18 @@ def change_too_late(provider: str, entries: list[tuple[str, str, list[str]]], re
     entries: (print order id, status, change lines) per print order.
     """
     name = provider.title()
-    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, but it was too late to change"
-             f" {_count(len(entries), 'its print order', 'some of its print orders')} at {name}."]
+    lines = [
+        f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, but it was too late to change"
+        f" {_count(len(entries), 'its print order', 'some of its print orders')} at {name}."
+    ]
     for print_order_id, status, changes in entries:
         for change in changes:
             lines.append(f"- {name} print order {print_order_id} ({status}): {change}.")
-    lines.append(f"What happens now: {name} will produce and ship the print order as placed and charge for it."
-                 f" Contact the customer if the parcel will go to an old address or hold the wrong items, or ask"
-                 f" {name} support whether anything can still be changed. [{ref}]")
+    lines.append(
+        f"What happens now: {name} will produce and ship the print order as placed and charge for it."
+        f" Contact the customer if the parcel will go to an old address or hold the wrong items, or ask"
+        f" {name} support whether anything can still be changed. [{ref}]"
+    )
     return "\n".join(lines)
 
 
@@ -122,12 +129,16 @@ def change_needs_action(provider: str, entries: list[tuple[str, str, list[str]]]
     entries: (print order id, status, change lines) per print order.
     """
     name = provider.title()
-    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. {name} cannot change a placed print"
-             f" order through its API: update it in the {name} dashboard before production starts."]
+    lines = [
+        f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. {name} cannot change a placed print"
+        f" order through its API: update it in the {name} dashboard before production starts."
+    ]
     for print_order_id, status, changes in entries:
         lines.append(f"- {name} print order {print_order_id} is still '{status}'; change: {'; '.join(changes)}.")
-    lines.append(f"What happens now: if production starts first, {name} produces and ships the print order as"
-                 f" placed and charges for it. [{ref}]")
+    lines.append(
+        f"What happens now: if production starts first, {name} produces and ships the print order as"
+        f" placed and charges for it. [{ref}]"
+    )
     return "\n".join(lines)
 
 
@@ -137,9 +148,11 @@ def print_order_replaced(provider: str, entries: list[tuple[str, str, str]], ref
     entries: (old print order id, new print order id, what the new one holds) per replacement.
     """
     name = provider.title()
-    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, so the app cancelled"
-             f" {_count(len(entries), 'its print order', 'print orders')} at {name} and placed"
-             f" {_count(len(entries), 'a new one', 'new ones')} (cancel and replace is on for this store)."]
+    lines = [
+        f"{HEADER}, {_stamp(when)}: this order was changed in Shopify, so the app cancelled"
+        f" {_count(len(entries), 'its print order', 'print orders')} at {name} and placed"
+        f" {_count(len(entries), 'a new one', 'new ones')} (cancel and replace is on for this store)."
+    ]
     for old_id, new_id, summary in entries:
         lines.append(f"- {name} print order {old_id} was cancelled and replaced by print order {new_id}: {summary}.")
     lines.append(f"What happens now: {name} produces the new print order and charges for it. [{ref}]")
@@ -152,17 +165,21 @@ def replacement_refused(provider: str, entries: list[tuple[str, str, str]], ref:
     entries: (old print order id, the provider's reason, what the new one should hold).
     """
     name = provider.title()
-    lines = [f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. The app cancelled its print order"
-             f" at {name} to replace it, but {name} refused the new order."]
+    lines = [
+        f"{HEADER}, {_stamp(when)}: this order was changed in Shopify. The app cancelled its print order"
+        f" at {name} to replace it, but {name} refused the new order."
+    ]
     for old_id, reason, summary in entries:
-        lines.append(f"- {name} print order {old_id} is cancelled; {name} said: {reason}. Place it again in the"
-                     f" {name} dashboard: {summary}.")
+        lines.append(
+            f"- {name} print order {old_id} is cancelled; {name} said: {reason}. Place it again in the"
+            f" {name} dashboard: {summary}."
+        )
     lines.append(f"What happens now: nothing is printed for this order until it is placed again. [{ref}]")
     return "\n".join(lines)
 
 
 def order_summary(address: Address, items: list[tuple[str, str, int]]) -> str:
-    """"ships to <address>; items: "<name>" × 2, ..." for a print order; items as (name, reference id, quantity)."""
+    """ "ships to <address>; items: "<name>" × 2, ..." for a print order; items as (name, reference id, quantity)."""
     listed = ", ".join(f"{_item_label(name, reference_id)} × {quantity}" for name, reference_id, quantity in items)
     return f"ships to {full_address(address)}; items: {listed}"
 

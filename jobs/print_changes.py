@@ -62,7 +62,8 @@ class PrintChange:
     def key(self) -> str:
         """A short hash naming this exact change (same change → same key, another change → another)."""
         material = {
-            "address": None if not self.address_fields or self.new_address is None
+            "address": None
+            if not self.address_fields or self.new_address is None
             else {f: fold(f, getattr(self.new_address, f)) for f in ADDRESS_FIELDS},
             "items": sorted([i.reference_id, i.old, i.new] for i in self.items),
         }
@@ -141,8 +142,7 @@ def compare(store: StoreState, print_order: PrintOrder) -> PrintChange:
         if old != line_item.quantity:
             changes.append(ItemChange(reference_id, line_item.name, old, line_item.quantity, tuple(i.id for i in items)))
     every_item_removed = bool(print_order.items) and all(
-        item.reference_id in store.line_items and store.line_items[item.reference_id].quantity == 0
-        for item in print_order.items
+        item.reference_id in store.line_items and store.line_items[item.reference_id].quantity == 0 for item in print_order.items
     )
     return PrintChange(print_order, address_fields, new_address, tuple(changes), every_item_removed)
 
@@ -155,8 +155,11 @@ def replacement_for(store: StoreState, old: PrintOrder) -> NewPrintOrder:
         line_item = store.line_items.get(item.reference_id or "")
         quantity = item.quantity if line_item is None else line_item.quantity
         if quantity > 0:
-            items.append(PrintItem(id="", reference_id=item.reference_id, quantity=quantity,
-                                   product_uid=item.product_uid, files=item.files))
+            items.append(
+                PrintItem(
+                    id="", reference_id=item.reference_id, quantity=quantity, product_uid=item.product_uid, files=item.files
+                )
+            )
     return NewPrintOrder(
         reference_id=old.reference_id,
         customer_reference_id=old.customer_reference_id or "",
@@ -176,8 +179,11 @@ def replacement_problem(order: NewPrintOrder) -> str | None:
     if any(not item.reference_id or not item.product_uid for item in order.items):
         return "an item has no product or reference to copy"
     address = order.address
-    missing = [name for name in ("first_name", "last_name", "address1", "city", "zip", "country_code", "email")
-               if not getattr(address, name)]
+    missing = [
+        name
+        for name in ("first_name", "last_name", "address1", "city", "zip", "country_code", "email")
+        if not getattr(address, name)
+    ]
     if missing:
         return f"the shipping address lacks {', '.join(missing)}"
     return None

@@ -48,8 +48,13 @@ class HeldJob:
     place: str  # queued, scheduled, deferred, failed, finished, canceled, started, starting
 
 
-def report_customer_data(shop: str, order_ids: list[str], customer_id: str | None = None,
-                         data_request_id: str | None = None, webhook_id: str | None = None) -> dict:
+def report_customer_data(
+    shop: str,
+    order_ids: list[str],
+    customer_id: str | None = None,
+    data_request_id: str | None = None,
+    webhook_id: str | None = None,
+) -> dict:
     """customers/data_request: log everything the app holds about the customer's orders."""
     _check_args(shop, order_ids)
     _keep_no_record()
@@ -60,38 +65,51 @@ def report_customer_data(shop: str, order_ids: list[str], customer_id: str | Non
     with svc.database.session() as session:
         for chunk in _chunks(order_ids):
             rows = session.scalars(
-                select(Activity)
-                .where(Activity.shop == shop, Activity.store_order_id.in_(chunk))
-                .order_by(Activity.id)
+                select(Activity).where(Activity.shop == shop, Activity.store_order_id.in_(chunk)).order_by(Activity.id)
             )
             records.extend(
-                {"id": row.id, "order_id": row.store_order_id, "print_order_id": row.print_order_id,
-                 "topic": row.topic, "action": row.action, "outcome": row.outcome, "created_at": row.created_at}
+                {
+                    "id": row.id,
+                    "order_id": row.store_order_id,
+                    "print_order_id": row.print_order_id,
+                    "topic": row.topic,
+                    "action": row.action,
+                    "outcome": row.outcome,
+                    "created_at": row.created_at,
+                }
                 for row in rows
             )
             note_entries += session.scalar(
-                select(func.count()).select_from(NoteEntry)
-                .where(NoteEntry.shop == shop, NoteEntry.store_order_id.in_(chunk))
+                select(func.count()).select_from(NoteEntry).where(NoteEntry.shop == shop, NoteEntry.store_order_id.in_(chunk))
             )
     jobs = [
-        {"id": held.job.id, "function": held.job.func_name, "place": held.place,
-         "order_ids": sorted(_orders_named(held.job.kwargs) & wanted)}
+        {
+            "id": held.job.id,
+            "function": held.job.func_name,
+            "place": held.place,
+            "order_ids": sorted(_orders_named(held.job.kwargs) & wanted),
+        }
         for held in held_jobs(svc.redis, _naming_orders(shop, wanted))
     ]
     keys = _order_keys(svc.redis, shop, wanted)
     # The log line is the report (the app holds no names, addresses or e-mails; the notes it
     # wrote live on the orders in Shopify, its jobs carry ids only).
     log_event(
-        "privacy_data_request", shop=shop, data_request_id=data_request_id, customer_id=customer_id,
-        orders_requested=order_ids, activity_records=records, note_entries=note_entries, rq_jobs=jobs,
-        redis_keys=keys, webhook_id=webhook_id,
+        "privacy_data_request",
+        shop=shop,
+        data_request_id=data_request_id,
+        customer_id=customer_id,
+        orders_requested=order_ids,
+        activity_records=records,
+        note_entries=note_entries,
+        rq_jobs=jobs,
+        redis_keys=keys,
+        webhook_id=webhook_id,
     )
-    return {"activity_records": len(records), "note_entries": note_entries, "rq_jobs": len(jobs),
-            "redis_keys": len(keys)}
+    return {"activity_records": len(records), "note_entries": note_entries, "rq_jobs": len(jobs), "redis_keys": len(keys)}
 
 
-def redact_customer(shop: str, order_ids: list[str], customer_id: str | None = None,
-                    webhook_id: str | None = None) -> dict:
+def redact_customer(shop: str, order_ids: list[str], customer_id: str | None = None, webhook_id: str | None = None) -> dict:
     """customers/redact: delete the orders' activity records, ledger entries, Redis keys and RQ jobs."""
     _check_args(shop, order_ids)
     _keep_no_record()
@@ -108,10 +126,21 @@ def redact_customer(shop: str, order_ids: list[str], customer_id: str | None = N
             ).rowcount
     jobs_deleted, running = _delete_jobs(held_jobs(svc.redis, _naming_orders(shop, wanted)))
     keys_deleted = _delete_keys(svc.redis, _order_keys(svc.redis, shop, wanted), keep_locks=bool(running))
-    counts = {"activity_deleted": activity_deleted, "note_entries_deleted": notes_deleted,
-              "redis_keys_deleted": keys_deleted, "jobs_deleted": jobs_deleted}
-    log_event("privacy_customer_redacted", shop=shop, customer_id=customer_id, orders_redacted=order_ids,
-              jobs_running=len(running) or None, webhook_id=webhook_id, **counts)
+    counts = {
+        "activity_deleted": activity_deleted,
+        "note_entries_deleted": notes_deleted,
+        "redis_keys_deleted": keys_deleted,
+        "jobs_deleted": jobs_deleted,
+    }
+    log_event(
+        "privacy_customer_redacted",
+        shop=shop,
+        customer_id=customer_id,
+        orders_redacted=order_ids,
+        jobs_running=len(running) or None,
+        webhook_id=webhook_id,
+        **counts,
+    )
     _retry_after_running(running, f"orders of {shop}")
     return counts
 
@@ -125,8 +154,7 @@ def redact_shop(shop: str, webhook_id: str | None = None) -> dict:
     # An installed shop is erased only once Shopify refuses its token (then it is uninstalled first).
     confirmation = confirm_uninstalled(svc, shop, topic="shop/redact", webhook_id=webhook_id)
     if confirmation in (KEPT, NO_TOKEN):
-        log_event("privacy_shop_redacted", shop=shop, result="skipped_installed", reason=confirmation,
-                  webhook_id=webhook_id)
+        log_event("privacy_shop_redacted", shop=shop, result="skipped_installed", reason=confirmation, webhook_id=webhook_id)
         return {"result": "skipped_installed"}
     with svc.database.session() as session:
         # Read first: a few keys (a sweep's dedupe key) name an order but not its shop.
@@ -140,10 +168,16 @@ def redact_shop(shop: str, webhook_id: str | None = None) -> dict:
     orders.update(order_id for item in held for order_id in _orders_named(item.job.kwargs))
     jobs_deleted, running = _delete_jobs(held)
     keys_deleted = _delete_keys(svc.redis, _shop_keys(svc.redis, shop, orders), keep_locks=bool(running))
-    counts = {"shop_deleted": shop_deleted, "activity_deleted": activity_deleted,
-              "note_entries_deleted": notes_deleted, "redis_keys_deleted": keys_deleted, "jobs_deleted": jobs_deleted}
-    log_event("privacy_shop_redacted", shop=shop, result="erased", jobs_running=len(running) or None,
-              webhook_id=webhook_id, **counts)
+    counts = {
+        "shop_deleted": shop_deleted,
+        "activity_deleted": activity_deleted,
+        "note_entries_deleted": notes_deleted,
+        "redis_keys_deleted": keys_deleted,
+        "jobs_deleted": jobs_deleted,
+    }
+    log_event(
+        "privacy_shop_redacted", shop=shop, result="erased", jobs_running=len(running) or None, webhook_id=webhook_id, **counts
+    )
     _retry_after_running(running, shop)
     return {"result": "erased", **counts}
 
@@ -262,7 +296,7 @@ def _delete_keys(connection: redis.Redis, keys: list[str], *, keep_locks: bool) 
     """Delete keys in chunks; with keep_locks, lock keys stay for the jobs still holding them."""
     doomed = [key for key in keys if not (keep_locks and key.startswith(LOCK_KEY_PREFIX))]
     for start in range(0, len(doomed), _CHUNK):
-        connection.delete(*doomed[start:start + _CHUNK])
+        connection.delete(*doomed[start : start + _CHUNK])
     return len(doomed)
 
 
@@ -288,4 +322,4 @@ def _check_args(shop: object, order_ids: object) -> None:
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:
     for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
+        yield values[start : start + _CHUNK]

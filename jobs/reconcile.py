@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import redis
 from sqlalchemy import select
@@ -75,7 +75,7 @@ def reconcile_shop(shop: str) -> dict:
     if not is_valid_shop_domain(shop):
         raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
     svc = services()
-    sweep_started = datetime.now(timezone.utc)
+    sweep_started = datetime.now(UTC)
     with svc.database.session() as session:
         row = shops.find_shop(session, shop)
         if row is None or row.status != shops.INSTALLED:
@@ -89,8 +89,12 @@ def reconcile_shop(shop: str) -> dict:
         newest = max(newest, change.updated_at)
         stamp = change.updated_at.isoformat()
         delivery = Delivery(
-            topic=SWEEP_TOPIC, shop=shop, webhook_id=f"{SWEEP_TOPIC}:{shop}:{change.order_id}:{stamp}",
-            event_id=None, triggered_at=None, api_version=None,
+            topic=SWEEP_TOPIC,
+            shop=shop,
+            webhook_id=f"{SWEEP_TOPIC}:{shop}:{change.order_id}:{stamp}",
+            event_id=None,
+            triggered_at=None,
+            api_version=None,
             payload={"id": change.order_id, "updated_at": stamp, "cancelled": change.cancelled},
         )
         answer = admit(svc, delivery, sweep_registry)

@@ -15,8 +15,9 @@ BASE_SECONDS = 2
 MAX_SECONDS = 600
 
 
-def backoff_intervals(attempts: int = DEFAULT_ATTEMPTS, base: float = BASE_SECONDS, cap: float = MAX_SECONDS,
-                      rng: random.Random | None = None) -> list[int]:
+def backoff_intervals(
+    attempts: int = DEFAULT_ATTEMPTS, base: float = BASE_SECONDS, cap: float = MAX_SECONDS, rng: random.Random | None = None
+) -> list[int]:
     """Seconds before each retry: the n-th is drawn from [d/2, d] with d = min(cap, base·2ⁿ).
 
     The jitter spreads the retries of a burst of jobs that failed together (a provider outage),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from plugin.errors import InvalidPayload, TransientError
 from plugin.intake.guards import newest_updated_at
@@ -116,16 +116,26 @@ def mirror_update(
         decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
         report = report_update(svc, ledger, provider.name, store, decisions)
-        note_recovery(svc, svc.admin_client(shop), ledger,
-                      {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
+        note_recovery(svc, svc.admin_client(shop), ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:
         log_event(
-            "job", job="mirror_update", shop=shop, topic=topic, webhook_id=webhook_id, order_id=order_id,
-            print_order_id=d.outcome.print_order_id, status_seen=d.outcome.status_seen, action=d.outcome.action,
-            outcome=d.outcome.outcome, duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            "job",
+            job="mirror_update",
+            shop=shop,
+            topic=topic,
+            webhook_id=webhook_id,
+            order_id=order_id,
+            print_order_id=d.outcome.print_order_id,
+            status_seen=d.outcome.status_seen,
+            action=d.outcome.action,
+            outcome=d.outcome.outcome,
+            duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
-    return {"order_id": order_id, "print_orders": {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions},
-            "store_order": report}
+    return {
+        "order_id": order_id,
+        "print_orders": {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions},
+        "store_order": report,
+    }
 
 
 def mirror_changes(ledger: OrderLedger, provider: PrintProvider, store: StoreState, replace_on: bool) -> list[Decision]:
@@ -265,40 +275,62 @@ def report_update(svc, ledger: OrderLedger, provider_name: str, store: StoreStat
 
     def note(entries: dict[tuple[str, str], object], compose) -> None:
         """Append one paragraph about the entries not written yet (ledger entry → compose row)."""
-        write_paragraph_once(ledger, admin(), list(entries),
-                             lambda pending, ref: compose([entries[e] for e in pending], ref, datetime.now(timezone.utc)))
+        write_paragraph_once(
+            ledger, admin(), list(entries), lambda pending, ref: compose([entries[e] for e in pending], ref, datetime.now(UTC))
+        )
 
     def facts(report: str, prefix: str, too_late: bool) -> dict[tuple[str, str], tuple[str, str, str]]:
         """Ledger entry → (print order, status, line): one per fact, keyed by the fact's hash."""
         return {
-            (d.outcome.print_order_id, f"{prefix}:{fact.key}"):
-                (d.outcome.print_order_id, d.outcome.status_seen or "unknown", line)
+            (d.outcome.print_order_id, f"{prefix}:{fact.key}"): (
+                d.outcome.print_order_id,
+                d.outcome.status_seen or "unknown",
+                line,
+            )
             for d in by_report[report]
             for fact in d.change.facts()
             for line in paragraphs.change_lines(fact, too_late=too_late)
         }
 
     if REPORT_TOO_LATE in by_report:
-        note(facts(REPORT_TOO_LATE, ENTRY_CHANGE_TOO_LATE, True),
-             lambda rows, ref, when: paragraphs.change_too_late(provider_name, _by_print_order(rows), ref, when))
+        note(
+            facts(REPORT_TOO_LATE, ENTRY_CHANGE_TOO_LATE, True),
+            lambda rows, ref, when: paragraphs.change_too_late(provider_name, _by_print_order(rows), ref, when),
+        )
         add_tag_once(ledger, admin(), TAG_CHANGE_TOO_LATE)
         written.append("too_late_noted")
     if REPORT_NEEDS_ACTION in by_report:
-        note(facts(REPORT_NEEDS_ACTION, ENTRY_CHANGE_NEEDS_ACTION, False),
-             lambda rows, ref, when: paragraphs.change_needs_action(provider_name, _by_print_order(rows), ref, when))
+        note(
+            facts(REPORT_NEEDS_ACTION, ENTRY_CHANGE_NEEDS_ACTION, False),
+            lambda rows, ref, when: paragraphs.change_needs_action(provider_name, _by_print_order(rows), ref, when),
+        )
         add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
         written.append("needs_action_noted")
     if REPORT_REPLACED in by_report:
-        note({(d.outcome.print_order_id, DONE):
-              (d.outcome.print_order_id, d.new_print_order.id, _summary(store, d.new_print_order.address, d.new_print_order.items))
-              for d in by_report[REPORT_REPLACED]},
-             lambda rows, ref, when: paragraphs.print_order_replaced(provider_name, rows, ref, when))
+        note(
+            {
+                (d.outcome.print_order_id, DONE): (
+                    d.outcome.print_order_id,
+                    d.new_print_order.id,
+                    _summary(store, d.new_print_order.address, d.new_print_order.items),
+                )
+                for d in by_report[REPORT_REPLACED]
+            },
+            lambda rows, ref, when: paragraphs.print_order_replaced(provider_name, rows, ref, when),
+        )
         written.append("replacement_noted")
     if REPORT_REPLACE_FAILED in by_report:
-        note({(d.outcome.print_order_id, REFUSED):
-              (d.outcome.print_order_id, d.extra["reason"], _summary(store, d.extra["wanted"].address, d.extra["wanted"].items))
-              for d in by_report[REPORT_REPLACE_FAILED]},
-             lambda rows, ref, when: paragraphs.replacement_refused(provider_name, rows, ref, when))
+        note(
+            {
+                (d.outcome.print_order_id, REFUSED): (
+                    d.outcome.print_order_id,
+                    d.extra["reason"],
+                    _summary(store, d.extra["wanted"].address, d.extra["wanted"].items),
+                )
+                for d in by_report[REPORT_REPLACE_FAILED]
+            },
+            lambda rows, ref, when: paragraphs.replacement_refused(provider_name, rows, ref, when),
+        )
         add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
         written.append("replace_failed_noted")
     finished = (CANCELLED, ALREADY_CANCELED, NOT_FOUND)
@@ -319,4 +351,6 @@ def _by_print_order(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, li
 
 def _summary(store: StoreState, address, items) -> str:
     names = {i.id: i.name for i in store.line_items.values()}
-    return paragraphs.order_summary(address, [(names.get(i.reference_id or "", ""), i.reference_id or "", i.quantity) for i in items])
+    return paragraphs.order_summary(
+        address, [(names.get(i.reference_id or "", ""), i.reference_id or "", i.quantity) for i in items]
+    )

@@ -9,7 +9,7 @@ if typing.TYPE_CHECKING:
     from flask import Flask
 
 
-def create_app(test_config: dict | None = None) -> "Flask":
+def create_app(test_config: dict | None = None) -> Flask:
     """Build the Flask app from the environment (and test_config overrides); see plugin.app."""
     from plugin.app import create_app as build
 

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 EVENT_LOGGER = "print_mirror.events"
 # Field names that must never reach a log line, whatever a caller passes (also *_token, *_secret …).
@@ -24,7 +24,7 @@ def log_event(event: str, **fields) -> None:
     """Emit one JSON line: {"ts", "event", ...fields} with secret-named fields dropped."""
     if not _log.isEnabledFor(logging.INFO):
         return  # below the configured level: skip building a line nobody reads (runs on every webhook)
-    record = {"ts": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+    record = {"ts": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
     record.update({key: value for key, value in fields.items() if not _is_secret_name(key) and value is not None})
     _log.info(json.dumps(record, default=str, separators=(",", ":")))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import redis
 from flask import Blueprint, Response, current_app, request
@@ -66,8 +66,8 @@ def observe_provider_call() -> None:
     if job is None or job.created_at is None:
         return
     # created_at is set when the web process enqueued the job for the webhook, and survives retries.
-    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=timezone.utc)
-    seconds = max(0.0, (datetime.now(timezone.utc) - created).total_seconds())
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+    seconds = max(0.0, (datetime.now(UTC) - created).total_seconds())
     observe_latency(job.connection, seconds)
 
 
@@ -118,8 +118,12 @@ def metrics():
     token = current_app.config.get("METRICS_TOKEN")
     if token and not _bearer_matches(request.headers.get("Authorization"), token):
         # Checked before Redis is touched: an unauthenticated caller costs the app nothing.
-        return Response("# metrics need Authorization: Bearer <METRICS_TOKEN>\n", 401, content_type=PROMETHEUS_CONTENT_TYPE,
-                        headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
+        return Response(
+            "# metrics need Authorization: Bearer <METRICS_TOKEN>\n",
+            401,
+            content_type=PROMETHEUS_CONTENT_TYPE,
+            headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+        )
     connection = current_app.extensions["redis"]
     try:
         queue = make_queue(connection)
@@ -164,26 +168,41 @@ def render(counters: dict[tuple[str, ...], float], depth: dict[str, int], worker
 
     def by(prefix: str, *names: str) -> list[tuple[dict, float]]:
         return sorted(
-            ((dict(zip(names, key[1:])), value) for key, value in counters.items()
-             if key[0] == prefix and len(key) == len(names) + 1),
+            (
+                (dict(zip(names, key[1:])), value)
+                for key, value in counters.items()
+                if key[0] == prefix and len(key) == len(names) + 1
+            ),
             key=lambda sample: sorted(sample[0].items()),
         )
 
     webhooks = by(WEBHOOKS, "topic", "result")
     family("print_mirror_webhooks_total", "counter", "Webhook deliveries received, by topic and result.", webhooks)
     family(
-        "print_mirror_webhook_duplicates_total", "counter",
+        "print_mirror_webhook_duplicates_total",
+        "counter",
         "Deliveries already seen (same X-Shopify-Webhook-Id), answered 200 without a second job.",
         [({"topic": labels["topic"]}, value) for labels, value in webhooks if labels["result"] == "duplicate"],
     )
-    family("print_mirror_jobs_total", "counter", "Job runs by job and outcome (succeeded, retried, failed).",
-           by(JOBS, "job", "outcome"))
-    family("print_mirror_print_orders_total", "counter",
-           "Print orders handled by jobs, by outcome (cancelled, too_late, …).", by(PRINT_ORDERS, "job", "outcome"))
-    family("print_mirror_queue_jobs", "gauge", "Jobs on the queue by state.",
-           [({"state": state}, count) for state, count in depth.items()])
-    family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).",
-           [({}, workers)])
+    family(
+        "print_mirror_jobs_total",
+        "counter",
+        "Job runs by job and outcome (succeeded, retried, failed).",
+        by(JOBS, "job", "outcome"),
+    )
+    family(
+        "print_mirror_print_orders_total",
+        "counter",
+        "Print orders handled by jobs, by outcome (cancelled, too_late, …).",
+        by(PRINT_ORDERS, "job", "outcome"),
+    )
+    family(
+        "print_mirror_queue_jobs",
+        "gauge",
+        "Jobs on the queue by state.",
+        [({"state": state}, count) for state, count in depth.items()],
+    )
+    family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).", [({}, workers)])
     _token_refresh_failures(lines, counters)
     _histogram(lines, counters)
     return "\n".join(lines) + "\n"
@@ -237,8 +256,10 @@ def count_token_refresh_failure(connection: redis.Redis, kind: str) -> None:
 def _token_refresh_failures(lines: list[str], counters: dict[tuple[str, ...], float]) -> None:
     # Both kinds are always exposed (0 until the first failure), so an alert on either has a series.
     name = "print_mirror_token_refresh_failures_total"
-    lines.append(f"# HELP {name} Failed Shopify token refreshes: refused (shop needs re-authorisation) "
-                 "or transient (tokens kept, job retried).")
+    lines.append(
+        f"# HELP {name} Failed Shopify token refreshes: refused (shop needs re-authorisation) "
+        "or transient (tokens kept, job retried)."
+    )
     lines.append(f"# TYPE {name} counter")
     for kind in TOKEN_REFRESH_FAILURE_KINDS:
         lines.append(f'{name}{{kind="{kind}"}} {_number(counters.get((TOKEN_REFRESH_FAILURES, kind), 0.0))}')

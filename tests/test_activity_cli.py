@@ -1,7 +1,7 @@
 """`flask --app plugin activity` and `jobs failed`: what the app did, after real webhooks and a real worker."""
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 import pytest
@@ -50,18 +50,18 @@ def test_activity_shows_the_outcomes_of_an_end_to_end_run(app, live_app, install
     assert len(table(runner.invoke(args=["activity", "--since", "1h"]).output)) == 3
     assert len(table(runner.invoke(args=["activity", "--limit", "1"]).output)) == 1
     assert "no activity recorded" in runner.invoke(args=["activity", "--shop", "other.myshopify.com"]).output
-    tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
     assert "no activity recorded" in runner.invoke(args=["activity", "--since", tomorrow]).output
     assert runner.invoke(args=["activity", "--since", "last tuesday"]).exit_code != 0
 
 
 def test_parse_since_accepts_durations_and_iso_times():
-    now = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert parse_since("30m", now) == now - timedelta(minutes=30)
     assert parse_since("2h", now) == now - timedelta(hours=2)
     assert parse_since("7d", now) == now - timedelta(days=7)
-    assert parse_since("2026-11-27T10:00", now) == datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
-    assert parse_since("2026-11-27T11:00+01:00", now) == datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+    assert parse_since("2026-11-27T10:00", now) == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
+    assert parse_since("2026-11-27T11:00+01:00", now) == datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
     with pytest.raises(click.BadParameter):
         parse_since("yesterday", now)
 

@@ -56,8 +56,12 @@ def manifest() -> dict:
 
 def heroku_env(instance_path, port: int, gelato, shopify) -> dict:
     """The config vars a Heroku deploy from app.json ends up with, plus the add-ons' URLs."""
-    supplied = {"SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET, "GELATO_API_KEY": GELATO_KEY,
-                "APP_URL": f"http://127.0.0.1:{port}"}
+    supplied = {
+        "SHOPIFY_API_KEY": API_KEY,
+        "SHOPIFY_API_SECRET": API_SECRET,
+        "GELATO_API_KEY": GELATO_KEY,
+        "APP_URL": f"http://127.0.0.1:{port}",
+    }
     env = {}
     for name, spec in manifest()["env"].items():
         if spec.get("generator") == "secret":
@@ -74,8 +78,9 @@ def heroku_env(instance_path, port: int, gelato, shopify) -> dict:
         # Heroku Postgres hands out the postgres:// scheme.
         env["DATABASE_URL"] = re.sub(r"^postgres(ql)?(\+\w+)?://", "postgres://", env["DATABASE_URL"])
     # Only where Shopify and Gelato live differs from production: the fakes.
-    env.update(SHOPIFY_ADMIN_URL=shopify.url + "/{shop}", GELATO_API_URL=gelato.url, PORT=str(port),
-               INSTANCE_PATH=str(instance_path))
+    env.update(
+        SHOPIFY_ADMIN_URL=shopify.url + "/{shop}", GELATO_API_URL=gelato.url, PORT=str(port), INSTANCE_PATH=str(instance_path)
+    )
     return env
 
 
@@ -94,8 +99,14 @@ class Booted:
 
     def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         """Run `flask --app plugin …` as a one-off dyno would (`heroku run`), with env added to its environment."""
-        completed = subprocess.run([sys.executable, "-m", "flask", "--app", "plugin", *args], cwd=ROOT,
-                                   env={**self.env, **env}, capture_output=True, text=True, timeout=60)
+        completed = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "plugin", *args],
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         self.cli_outputs.append(completed.stdout + completed.stderr)
         return completed
 
@@ -161,7 +172,10 @@ def test_app_json_declares_the_heroku_setup():
     env = data["env"]
     assert {name for name, spec in env.items() if spec.get("generator") == "secret"} == {"SECRET_KEY", "TOKEN_ENCRYPTION_KEY"}
     assert {name for name, spec in env.items() if spec.get("required") and "value" not in spec} == {
-        "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "GELATO_API_KEY", "APP_URL"
+        "SHOPIFY_API_KEY",
+        "SHOPIFY_API_SECRET",
+        "GELATO_API_KEY",
+        "APP_URL",
     }
     assert env["REDIS_SSL_CERT_REQS"]["value"] == "none"
     assert set(procfile_commands()) == {"web", "worker", "release"}
@@ -181,8 +195,7 @@ def test_gunicorn_conf_binds_port_and_answers_before_the_router_gives_up(monkeyp
 
 
 # Runs before the `booted` processes start: on a shared REDIS_URL their worker would take its job.
-def test_rediss_with_self_signed_certificate_for_web_and_worker(redis_client, redis_url, database_url, gelato, shopify,
-                                                                tmp_path):
+def test_rediss_with_self_signed_certificate_for_web_and_worker(redis_client, redis_url, database_url, gelato, shopify, tmp_path):
     with TlsRedisProxy(redis_url, tmp_path) as proxy:
         # Verifying the certificate (the default) refuses Heroku Redis's self-signed one …
         with pytest.raises(redis.ConnectionError, match="certificate verify failed"):
@@ -202,8 +215,9 @@ def test_rediss_with_self_signed_certificate_for_web_and_worker(redis_client, re
             worker = start("worker", process_env(app.config, REDIS_SSL_CERT_REQS="none", RETRY_INTERVALS="1"), str(log))
             try:
                 shopify.cancel_order(SHOP, order_id)
-                response = shopify.send_webhook(server.url + "/webhooks", SHOP, "orders/cancelled",
-                                                shopify.order_payload(SHOP, order_id))
+                response = shopify.send_webhook(
+                    server.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id)
+                )
                 assert response.status_code == 200, response.text
                 cancelled = wait_until(lambda: gelato.order(print_id)["fulfillmentStatus"] == "canceled", timeout=30)
                 assert cancelled, log.read_text()
@@ -239,14 +253,18 @@ def test_booted_app_mirrors_reports_and_never_logs_the_token(booted, _gelato_ser
     webhooks = booted.url + "/webhooks"
     for order_id, webhook_id in ((late, "boot-1"), (late, "boot-1"), (in_time, "boot-2")):
         shopify.cancel_order(BOOT_SHOP, order_id)
-        answer = shopify.send_webhook(webhooks, BOOT_SHOP, "orders/cancelled", shopify.order_payload(BOOT_SHOP, order_id),
-                                      webhook_id=webhook_id)
+        answer = shopify.send_webhook(
+            webhooks, BOOT_SHOP, "orders/cancelled", shopify.order_payload(BOOT_SHOP, order_id), webhook_id=webhook_id
+        )
         assert answer.status_code == 200, answer.text
 
     def mirrored():
         note = shopify.order(BOOT_SHOP, late)["note"] or ""
-        return (len(paragraphs_in(note)) == 1 and "print-cancelled" in shopify.order(BOOT_SHOP, in_time)["tags"]
-                and gelato.order(in_time_print)["fulfillmentStatus"] == "canceled")
+        return (
+            len(paragraphs_in(note)) == 1
+            and "print-cancelled" in shopify.order(BOOT_SHOP, in_time)["tags"]
+            and gelato.order(in_time_print)["fulfillmentStatus"] == "canceled"
+        )
 
     assert wait_until(mirrored, timeout=30), booted.log("worker")
     assert shopify.order(BOOT_SHOP, late)["note"].startswith(CUSTOMER_NOTE)
@@ -254,8 +272,13 @@ def test_booted_app_mirrors_reports_and_never_logs_the_token(booted, _gelato_ser
     # /metrics adds up what the web processes and the worker process counted.
     text = requests.get(booted.url + "/metrics", timeout=5).text
     assert 'print_mirror_webhooks_total{topic="orders/cancelled",result="duplicate"} 1' in text
-    assert wait_until(lambda: 'print_mirror_jobs_total{job="mirror_cancellation",outcome="succeeded"} 2'
-                      in requests.get(booted.url + "/metrics", timeout=5).text, timeout=10)
+    assert wait_until(
+        lambda: (
+            'print_mirror_jobs_total{job="mirror_cancellation",outcome="succeeded"} 2'
+            in requests.get(booted.url + "/metrics", timeout=5).text
+        ),
+        timeout=10,
+    )
     assert "print_mirror_webhook_to_provider_seconds_count 1" in requests.get(booted.url + "/metrics", timeout=5).text
 
     # What did it do: the activity table, from a one-off process.
@@ -268,8 +291,7 @@ def test_booted_app_mirrors_reports_and_never_logs_the_token(booted, _gelato_ser
     assert booted.cli("jobs", "failed").stdout.strip() == "no failed jobs"
 
     # One JSON line per webhook and per job outcome, with the fields an operator searches by.
-    events = [json.loads(line) for name in ("web", "worker") for line in booted.log(name).splitlines()
-              if line.startswith("{")]
+    events = [json.loads(line) for name in ("web", "worker") for line in booted.log(name).splitlines() if line.startswith("{")]
     received = [e for e in events if e["event"] == "webhook" and e.get("shop") == BOOT_SHOP]
     assert [e["result"] for e in received] == ["enqueued", "duplicate", "enqueued"]
     assert all({"topic", "webhook_id", "order_id", "duration_ms"} <= set(e) for e in received)

@@ -38,7 +38,13 @@ def test_cancel_in_time(app, live_app, installed_shop, shopify, gelato, drain):
     assert "print-cancelled" in store_order["tags"]
     assert store_order["note"] == CUSTOMER_NOTE
     [row] = activity_for(app, order_id)
-    assert (row.shop, row.print_order_id, row.status_seen, row.action, row.outcome) == (SHOP, print_id, "passed", "cancel", "cancelled")
+    assert (row.shop, row.print_order_id, row.status_seen, row.action, row.outcome) == (
+        SHOP,
+        print_id,
+        "passed",
+        "cancel",
+        "cancelled",
+    )
     assert row.topic == "orders/cancelled" and row.created_at is not None
 
 
@@ -49,7 +55,7 @@ def test_too_late_appends_paragraph_and_keeps_customer_note(app, live_app, insta
     drain()
     store_order = shopify.order(SHOP, order_id)
     assert store_order["note"].startswith(CUSTOMER_NOTE + "\n\n")
-    added = store_order["note"][len(CUSTOMER_NOTE):]
+    added = store_order["note"][len(CUSTOMER_NOTE) :]
     assert print_id in added and "in_production" in added and "printed and shipped" in added and "UTC" in added
     assert len(paragraphs_in(store_order["note"])) == 1
     assert set(store_order["tags"]) >= {"vip", "print-cancel-too-late"}
@@ -250,7 +256,9 @@ def _run_in_context(app, shop, order_id):
 
 
 def test_bad_job_arguments_fail_permanently_without_retry(app, queue, drain):
-    job = queue.enqueue_call("jobs.cancellation.mirror_cancellation", kwargs={"shop": "evil.com", "order_id": "1"}, **job_options(app.config))
+    job = queue.enqueue_call(
+        "jobs.cancellation.mirror_cancellation", kwargs={"shop": "evil.com", "order_id": "1"}, **job_options(app.config)
+    )
     drain()
     job.refresh()
     assert job.get_status() == "failed"

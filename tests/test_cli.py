@@ -16,7 +16,9 @@ def test_shops_add_stores_encrypted_token_and_registers_webhooks(app, live_app, 
     subscriptions = shopify.subscriptions(SHOP)
     address = live_app.url + "/webhooks"
     assert sorted((s["topic"], s["uri"]) for s in subscriptions) == [
-        ("APP_UNINSTALLED", address), ("ORDERS_CANCELLED", address), ("ORDERS_UPDATED", address)
+        ("APP_UNINSTALLED", address),
+        ("ORDERS_CANCELLED", address),
+        ("ORDERS_UPDATED", address),
     ]
     with app.extensions["database"].session() as session:
         shop = session.scalar(select(Shop).where(Shop.domain == SHOP))
@@ -76,8 +78,7 @@ def test_shops_add_takes_the_token_from_shopify_admin_token(app, live_app, shopi
 
 def test_shops_add_with_token_on_the_command_line_works_but_warns(app, live_app, shopify):
     token = shopify.add_shop(SHOP)
-    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--token", token],
-                                          env={"SHOPIFY_ADMIN_TOKEN": None})
+    result = app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--token", token], env={"SHOPIFY_ADMIN_TOKEN": None})
     assert result.exit_code == 0, result.output
     assert "warning: --token" in result.stderr and "SHOPIFY_ADMIN_TOKEN" in result.stderr
     assert "shell history" in result.stderr

@@ -36,8 +36,9 @@ def order_reads(shopify):
     return [c for c in shopify.graphql_calls("order") if c.operation_name == "OrderPrintState"]
 
 
-def test_update_body_replayed_as_orders_cancelled_is_ignored_at_the_door(app, live_app, installed_shop, shopify, gelato,
-                                                                          queue, drain):
+def test_update_body_replayed_as_orders_cancelled_is_ignored_at_the_door(
+    app, live_app, installed_shop, shopify, gelato, queue, drain
+):
     order_id = shopify.add_order(SHOP)
     print_id = gelato.add_order(str(order_id), status="passed")
     leaked = shopify.order_payload(SHOP, order_id)  # a genuine orders/updated body: not cancelled
@@ -51,8 +52,7 @@ def test_update_body_replayed_as_orders_cancelled_is_ignored_at_the_door(app, li
     assert 'print_mirror_webhooks_total{topic="orders/cancelled",result="ignored"} 1' in metrics
 
 
-def test_cancelled_body_for_an_order_shopify_says_is_live_touches_nothing(app, live_app, installed_shop, shopify,
-                                                                          gelato, drain):
+def test_cancelled_body_for_an_order_shopify_says_is_live_touches_nothing(app, live_app, installed_shop, shopify, gelato, drain):
     order_id = shopify.add_order(SHOP, note="Gift")
     print_id = gelato.add_order(str(order_id), status="passed")
     forged = shopify.order_payload(SHOP, order_id)
@@ -69,8 +69,7 @@ def test_cancelled_body_for_an_order_shopify_says_is_live_touches_nothing(app, l
     assert rows and all(row[1:] == ("confirm", "not_confirmed", "Shopify says the order is not cancelled") for row in rows)
 
 
-def test_cancellation_of_an_order_shopify_does_not_know_touches_nothing(app, live_app, installed_shop, shopify, gelato,
-                                                                        drain):
+def test_cancellation_of_an_order_shopify_does_not_know_touches_nothing(app, live_app, installed_shop, shopify, gelato, drain):
     order_id = shopify.add_order(SHOP)
     payload = shopify.order_payload(SHOP, order_id)
     payload["cancelled_at"] = payload["updated_at"]
@@ -108,8 +107,9 @@ def test_update_body_claiming_removed_items_acts_on_shopifys_state(app, live_app
 
 def test_update_job_carries_no_personal_data(app, live_app, installed_shop, shopify, gelato, redis_client, drain):
     order_id = shopify.add_order(SHOP)
-    shopify.set_order(SHOP, order_id, shipping_address={"first_name": "Zelda", "address1": "77 Hidden Lane",
-                                                        "phone": "+1 555 0199"})
+    shopify.set_order(
+        SHOP, order_id, shipping_address={"first_name": "Zelda", "address1": "77 Hidden Lane", "phone": "+1 555 0199"}
+    )
     assert deliver(shopify, live_app, "orders/updated", shopify.order_payload(SHOP, order_id)) == (200, "enqueued")
     everything = b""
     for key in redis_client.scan_iter(count=1000):

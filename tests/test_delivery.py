@@ -91,7 +91,9 @@ def test_no_secret_configured_rejects():
     assert caught.value.status == 401
 
 
-@pytest.mark.parametrize("value, expected", [(820982911946154508, "820982911946154508"), ("820982911946154508", "820982911946154508"), (1, "1")])
+@pytest.mark.parametrize(
+    "value, expected", [(820982911946154508, "820982911946154508"), ("820982911946154508", "820982911946154508"), (1, "1")]
+)
 def test_order_id_accepted(value, expected):
     assert order_id_of({"id": value}) == expected
 
@@ -105,9 +107,19 @@ def test_order_id_rejected(value):
 def test_body_digest_is_the_signed_body_whatever_the_headers_say():
     """Replays are recognised by their body: the unsigned headers do not change its digest."""
     first = parse_delivery(CaseInsensitive(headers()), BODY, [SECRET])
-    replayed = parse_delivery(CaseInsensitive(headers(**{
-        "X-Shopify-Webhook-Id": "fresh-id", "X-Shopify-Event-Id": "fresh-event",
-        "X-Shopify-Triggered-At": "2026-11-28T10:00:00.000Z"})), BODY, [SECRET])
+    replayed = parse_delivery(
+        CaseInsensitive(
+            headers(
+                **{
+                    "X-Shopify-Webhook-Id": "fresh-id",
+                    "X-Shopify-Event-Id": "fresh-event",
+                    "X-Shopify-Triggered-At": "2026-11-28T10:00:00.000Z",
+                }
+            )
+        ),
+        BODY,
+        [SECRET],
+    )
     assert first.body_digest == replayed.body_digest == hashlib.sha256(BODY).hexdigest()
     other = json.dumps({"id": 820982911946154509}).encode()
     assert parse_delivery(CaseInsensitive(headers(body=other)), other, [SECRET]).body_digest != first.body_digest
@@ -115,6 +127,13 @@ def test_body_digest_is_the_signed_body_whatever_the_headers_say():
 
 def test_a_delivery_built_by_the_app_has_no_body_digest():
     """Deliveries built without a body (the reconciliation sweep) keep working: the digest defaults to None."""
-    built = Delivery(topic="orders/updated", shop="demo.myshopify.com", webhook_id="reconcile:1", event_id=None,
-                     triggered_at=None, api_version=None, payload={})
+    built = Delivery(
+        topic="orders/updated",
+        shop="demo.myshopify.com",
+        webhook_id="reconcile:1",
+        event_id=None,
+        triggered_at=None,
+        api_version=None,
+        payload={},
+    )
     assert built.body_digest is None

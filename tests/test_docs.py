@@ -132,7 +132,7 @@ def ci_test_commands() -> list[str]:
         stripped = line.strip()
         if stripped.startswith(("#", "echo")) or TEST_COMMAND not in stripped:
             continue
-        command = stripped[stripped.index(TEST_COMMAND):]
+        command = stripped[stripped.index(TEST_COMMAND) :]
         commands.append(re.sub(r"\s+#.*$", "", command).strip())
     return commands
 
@@ -165,7 +165,10 @@ def test_readme_gives_the_two_commands_as_ci_runs_them():
         ("How it behaves (for operators)", "how-it-behaves-for-operators"),
         ("What happened to an order: `flask --app plugin activity`", "what-happened-to-an-order-flask---app-plugin-activity"),
         ("`shopify.app.toml` or registration by the app", "shopifyapptoml-or-registration-by-the-app"),
-        ("The enqueue replays RQ's writes in one atomic Redis script", "the-enqueue-replays-rqs-writes-in-one-atomic-redis-script"),
+        (
+            "The enqueue replays RQ's writes in one atomic Redis script",
+            "the-enqueue-replays-rqs-writes-in-one-atomic-redis-script",
+        ),
         ("`GET /healthz`", "get-healthz"),
         ("print_mirror **metrics**", "print_mirror-metrics"),
     ],

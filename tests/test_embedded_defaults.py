@@ -41,14 +41,21 @@ def test_processes_starting_at_once_share_one_embedded_redis(tmp_path):
         "print(url, flush=True);"
         "time.sleep(3)"  # stay connected until every process has written, as the real processes would
     )
-    processes = [subprocess.Popen([sys.executable, "-c", code, str(n)], cwd=ROOT, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for n in range(4)]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(n)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for n in range(4)
+    ]
     outputs = [process.communicate(timeout=60) for process in processes]
     assert all(process.returncode == 0 for process in processes), [err for _, err in outputs]
     urls = {out.strip() for out, _ in outputs}
     assert len(urls) == 1, urls
     probe = subprocess.run(
         [sys.executable, "-c", code.replace("time.sleep(3)", "print(sorted(connect(url).smembers('print-mirror:probe')))"), "x"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert probe.stdout.split("\n")[1] == str(sorted(str(n).encode() for n in (0, 1, 2, 3, "x")))

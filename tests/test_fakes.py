@@ -239,10 +239,22 @@ def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
         "orderReferenceId": "5001",
         "customerReferenceId": "c-1",
         "currency": "USD",
-        "items": [{"itemReferenceId": "li-1", "productUid": "poster", "quantity": 1,
-                   "files": [{"type": "default", "url": "https://x.test/a.pdf"}]}],
-        "shippingAddress": {"firstName": "A", "lastName": "B", "addressLine1": "1 St", "city": "C",
-                            "country": "US", "email": "a@b.test"},
+        "items": [
+            {
+                "itemReferenceId": "li-1",
+                "productUid": "poster",
+                "quantity": 1,
+                "files": [{"type": "default", "url": "https://x.test/a.pdf"}],
+            }
+        ],
+        "shippingAddress": {
+            "firstName": "A",
+            "lastName": "B",
+            "addressLine1": "1 St",
+            "city": "C",
+            "country": "US",
+            "email": "a@b.test",
+        },
     }
     missing = g.post(g.url("/v4/orders"), json=body)
     assert missing.status_code == 400 and "shippingAddress.postCode" in missing.json()["message"]
@@ -251,8 +263,7 @@ def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
     assert (draft["orderType"], draft["fulfillmentStatus"]) == ("draft", "draft")
     patched = g.patch(
         g.url(f"/v4/orders/{draft['id']}"),
-        json={"items": [{"itemReferenceId": "li-1", "quantity": 3}], "shippingAddress": {"city": "Boston"},
-              "orderType": "order"},
+        json={"items": [{"itemReferenceId": "li-1", "quantity": 3}], "shippingAddress": {"city": "Boston"}, "orderType": "order"},
     ).json()
     assert patched["items"][0]["quantity"] == 3 and patched["shippingAddress"]["city"] == "Boston"
     assert (patched["orderType"], patched["fulfillmentStatus"]) == ("order", "created")
@@ -297,7 +308,7 @@ def test_shopify_graphql_auth_big_ids_and_cost(shopify):
 def test_shopify_rejects_invalid_queries_like_shopify(shopify):
     """A typo in a field or a missing variable is a 200 answer with coded errors."""
     token = shopify.add_shop(SHOP)
-    typo = gql(shopify, token, "{ order(id: \"gid://shopify/Order/1\") { id nmae } }")
+    typo = gql(shopify, token, '{ order(id: "gid://shopify/Order/1") { id nmae } }')
     assert typo.status_code == 200
     error = typo.json()["errors"][0]
     assert error["extensions"]["code"] == "undefinedField" and "nmae" in error["message"] and error["locations"]
@@ -312,7 +323,8 @@ def test_shopify_order_update_replaces_note_and_tags_add_keeps_others(shopify):
     order_id = shopify.add_order(SHOP, note="Customer note", tags=["vip", "gift"])
     before = shopify.order(SHOP, order_id)["updated_at"]
     updated = gql(
-        shopify, token,
+        shopify,
+        token,
         "mutation($input: OrderInput!) { orderUpdate(input: $input) { order { note } userErrors { field message } } }",
         {"input": {"id": order_gid(order_id), "note": "Print order cancelled"}},
     ).json()["data"]["orderUpdate"]
@@ -323,7 +335,9 @@ def test_shopify_order_update_replaces_note_and_tags_add_keeps_others(shopify):
     assert stored["tags"] == ["vip", "gift", "print-cancelled"] and stored["note"] == "Print order cancelled"
     assert stored["updated_at"] > before  # strictly increasing even within one second
     missing = gql(
-        shopify, token, "mutation { orderUpdate(input: {id: \"gid://shopify/Order/42\", note: \"x\"}) { userErrors { field message } } }"
+        shopify,
+        token,
+        'mutation { orderUpdate(input: {id: "gid://shopify/Order/42", note: "x"}) { userErrors { field message } } }',
     ).json()["data"]["orderUpdate"]
     assert missing["userErrors"] == [{"field": ["id"], "message": "Order does not exist"}]
 
@@ -345,7 +359,7 @@ def test_shopify_orders_query_filters_and_cursor_pagination(shopify):
             break
         after = page["pageInfo"]["endCursor"]
     assert ids == [old[0], *fresh]  # the cancellation bumped old[0] past the cutoff
-    cancelled = gql(shopify, token, "{ orders(first: 50, query: \"status:cancelled\") { nodes { legacyResourceId } } }")
+    cancelled = gql(shopify, token, '{ orders(first: 50, query: "status:cancelled") { nodes { legacyResourceId } } }')
     assert cancelled.json()["data"]["orders"]["nodes"] == [{"legacyResourceId": str(old[0])}]
 
 
@@ -443,9 +457,14 @@ def test_oauth_install_expiring_tokens_and_refresh(shopify, monkeypatch):
     state = "nonce-123"
     authorize = requests.get(
         f"{shopify.url}/{SHOP}/admin/oauth/authorize",
-        params={"client_id": "test-api-key", "scope": "read_orders,write_orders",
-                "redirect_uri": "https://app.example.com/auth/callback", "state": state},
-        allow_redirects=False, timeout=5,
+        params={
+            "client_id": "test-api-key",
+            "scope": "read_orders,write_orders",
+            "redirect_uri": "https://app.example.com/auth/callback",
+            "state": state,
+        },
+        allow_redirects=False,
+        timeout=5,
     )
     assert authorize.status_code == 302
     location = urlsplit(authorize.headers["Location"])

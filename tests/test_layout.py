@@ -62,14 +62,20 @@ def test_order_domain_imports_no_web_http_redis_or_database():
 
 
 def test_jobs_never_import_webhooks():
-    offenders = {name: sorted(t for t in targets if t.split(".")[0] == "webhooks")
-                 for name, targets in GRAPH.items() if name.split(".")[0] == "jobs"}
+    offenders = {
+        name: sorted(t for t in targets if t.split(".")[0] == "webhooks")
+        for name, targets in GRAPH.items()
+        if name.split(".")[0] == "jobs"
+    }
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
 def test_nothing_outside_tests_imports_tests():
-    offenders = {name: sorted(t for t in targets if t.split(".")[0] == "tests")
-                 for name, targets in GRAPH.items() if name.split(".")[0] != "tests"}
+    offenders = {
+        name: sorted(t for t in targets if t.split(".")[0] == "tests")
+        for name, targets in GRAPH.items()
+        if name.split(".")[0] != "tests"
+    }
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
@@ -80,7 +86,8 @@ def test_no_import_cycles():
 
 def test_cycle_finder_finds_a_cycle():
     assert [sorted(c) for c in _strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) if len(c) > 1] == [
-        ["a", "b", "c"]]
+        ["a", "b", "c"]
+    ]
 
 
 def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

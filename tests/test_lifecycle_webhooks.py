@@ -2,7 +2,7 @@
 privacy topics work for shops that are no longer installed; a bad HMAC is 401 on every topic."""
 
 import tomllib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -35,15 +35,19 @@ def seed_history(app, shop, order_ids):
     """Activity rows and note-ledger entries for each order, as the jobs would have written them."""
     database = app.extensions["database"]
     for order_id in order_ids:
-        activity.record(database, shop, order_id, "orders/cancelled",
-                        [Outcome(f"print-{order_id}", "printed", "reread", "too_late")])
+        activity.record(
+            database, shop, order_id, "orders/cancelled", [Outcome(f"print-{order_id}", "printed", "reread", "too_late")]
+        )
         with database.session() as session:
-            session.add(NoteEntry(shop=shop, store_order_id=order_id, print_order_id=f"print-{order_id}",
-                                  entry_key="cancel-too-late", ref="pm-0123456789"))
-
-
-
-
+            session.add(
+                NoteEntry(
+                    shop=shop,
+                    store_order_id=order_id,
+                    print_order_id=f"print-{order_id}",
+                    entry_key="cancel-too-late",
+                    ref="pm-0123456789",
+                )
+            )
 
 
 def test_uninstall_deletes_tokens_and_stops_jobs_then_reinstall_restores(app, live_app, shopify, gelato, drain, queue):
@@ -77,20 +81,24 @@ def test_uninstall_deletes_tokens_and_stops_jobs_then_reinstall_restores(app, li
 
 def test_the_uninstall_job_is_not_given_the_unsigned_triggered_at(app, live_app, installed_shop, shopify, queue):
     """X-Shopify-Triggered-At is not signed: whether a shop's tokens go must not hang on it."""
-    before_install = datetime.now(timezone.utc) - timedelta(minutes=10)
-    response = deliver(shopify, live_app, "app/uninstalled", uninstalled_payload(), triggered_at=before_install,
-                       webhook_id="uninstall-1")
+    before_install = datetime.now(UTC) - timedelta(minutes=10)
+    response = deliver(
+        shopify, live_app, "app/uninstalled", uninstalled_payload(), triggered_at=before_install, webhook_id="uninstall-1"
+    )
     assert response.json()["message"] == "enqueued"
     [job] = queue.jobs
     assert job.kwargs == {"shop": SHOP, "webhook_id": "uninstall-1"}
 
 
-@pytest.mark.parametrize("body", [
-    uninstalled_payload(shop=OTHER_SHOP),
-    {key: value for key, value in uninstalled_payload().items() if key != "myshopify_domain"},
-    {**uninstalled_payload(), "myshopify_domain": ""},
-    {**uninstalled_payload(), "myshopify_domain": [SHOP]},
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        uninstalled_payload(shop=OTHER_SHOP),
+        {key: value for key, value in uninstalled_payload().items() if key != "myshopify_domain"},
+        {**uninstalled_payload(), "myshopify_domain": ""},
+        {**uninstalled_payload(), "myshopify_domain": [SHOP]},
+    ],
+)
 def test_uninstall_payload_must_name_the_signed_for_shop(app, live_app, installed_shop, shopify, queue, drain, body):
     response = deliver(shopify, live_app, "app/uninstalled", body)
     assert response.status_code == 400
@@ -110,7 +118,8 @@ def test_data_request_logs_the_customers_records_for_a_shop_no_longer_installed(
     seed_history(app, SHOP, [ORDER_A, ORDER_B, ORDER_C])
     seed_history(app, OTHER_SHOP, [ORDER_A])
     payload = {
-        "shop_id": 954889, "shop_domain": SHOP,
+        "shop_id": 954889,
+        "shop_domain": SHOP,
         "orders_requested": [int(ORDER_A), int(ORDER_B)],
         "customer": {"id": 191167, "email": "john@example.com", "phone": "555-625-1199"},
         "data_request": {"id": 9999},
@@ -133,15 +142,16 @@ def test_customer_redact_deletes_that_customers_records_only(app, live_app, shop
     redis_client.set(f"print-mirror:fingerprint:{SHOP}:{ORDER_A}", "x")
     redis_client.set(f"print-mirror:fingerprint:{SHOP}:{ORDER_C}", "x")
     redis_client.set(f"print-mirror:fingerprint:{OTHER_SHOP}:{ORDER_A}", "x")
-    payload = {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167},
-               "orders_to_redact": [int(ORDER_A), ORDER_B]}
+    payload = {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167}, "orders_to_redact": [int(ORDER_A), ORDER_B]}
     response = deliver(shopify, live_app, "customers/redact", payload)
     assert response.status_code == 200 and response.json()["message"] == "enqueued"
     drain()
 
     assert history(app) == {
-        ("activity", SHOP, ORDER_C), ("note", SHOP, ORDER_C),
-        ("activity", OTHER_SHOP, ORDER_A), ("note", OTHER_SHOP, ORDER_A),
+        ("activity", SHOP, ORDER_C),
+        ("note", SHOP, ORDER_C),
+        ("activity", OTHER_SHOP, ORDER_A),
+        ("note", OTHER_SHOP, ORDER_A),
     }
     assert not redis_client.exists(f"print-mirror:fingerprint:{SHOP}:{ORDER_A}")
     assert redis_client.exists(f"print-mirror:fingerprint:{SHOP}:{ORDER_C}")
@@ -189,8 +199,10 @@ def test_privacy_payload_must_name_the_signed_for_shop(app, live_app, shopify, q
     assert queue.count == 0
 
 
-@pytest.mark.parametrize("field,value", [("orders_to_redact", "1,2"), ("orders_to_redact", [1.5]),
-                                         ("orders_to_redact", [True]), ("orders_to_redact", [-3])])
+@pytest.mark.parametrize(
+    "field,value",
+    [("orders_to_redact", "1,2"), ("orders_to_redact", [1.5]), ("orders_to_redact", [True]), ("orders_to_redact", [-3])],
+)
 def test_malformed_order_lists_are_400(app, live_app, shopify, queue, field, value):
     response = deliver(shopify, live_app, "customers/redact", {"shop_domain": SHOP, field: value})
     assert response.status_code == 400
@@ -199,8 +211,13 @@ def test_malformed_order_lists_are_400(app, live_app, shopify, queue, field, val
 
 @pytest.mark.parametrize("topic", ("app/uninstalled", *PRIVACY_TOPICS))
 def test_bad_hmac_is_401_on_every_lifecycle_topic(app, live_app, installed_shop, shopify, queue, topic):
-    payload = {"shop_id": 954889, "shop_domain": SHOP, "myshopify_domain": SHOP,
-               "orders_requested": [int(ORDER_A)], "orders_to_redact": [int(ORDER_A)]}
+    payload = {
+        "shop_id": 954889,
+        "shop_domain": SHOP,
+        "myshopify_domain": SHOP,
+        "orders_requested": [int(ORDER_A)],
+        "orders_to_redact": [int(ORDER_A)],
+    }
     forged = deliver(shopify, live_app, topic, payload, secret="guessed-secret")
     missing = deliver(shopify, live_app, topic, payload, headers={"X-Shopify-Hmac-Sha256": None})
     assert (forged.status_code, missing.status_code) == (401, 401)

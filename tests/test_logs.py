@@ -27,14 +27,28 @@ def captured():
 
 
 def test_event_is_one_json_line_without_secret_fields(captured):
-    log_event("job", shop="demo.myshopify.com", order_id="820982911946154508", outcome="too_late", duration_ms=12.5,
-              token=TOKEN, access_token=TOKEN, refresh_token="shprt_abcdefabcdef", shop_token=TOKEN,
-              gelato_api_key="key-123", client_secret="s3cret", error=None)
+    log_event(
+        "job",
+        shop="demo.myshopify.com",
+        order_id="820982911946154508",
+        outcome="too_late",
+        duration_ms=12.5,
+        token=TOKEN,
+        access_token=TOKEN,
+        refresh_token="shprt_abcdefabcdef",
+        shop_token=TOKEN,
+        gelato_api_key="key-123",
+        client_secret="s3cret",
+        error=None,
+    )
     [line] = captured.getvalue().splitlines()
     record = json.loads(line)
     assert record["event"] == "job" and record["ts"].endswith("+00:00")
     assert {k: record[k] for k in ("shop", "order_id", "outcome", "duration_ms")} == {
-        "shop": "demo.myshopify.com", "order_id": "820982911946154508", "outcome": "too_late", "duration_ms": 12.5,
+        "shop": "demo.myshopify.com",
+        "order_id": "820982911946154508",
+        "outcome": "too_late",
+        "duration_ms": 12.5,
     }
     assert set(record) == {"ts", "event", "shop", "order_id", "outcome", "duration_ms"}
     for secret in (TOKEN, "shprt_abcdefabcdef", "key-123", "s3cret"):
@@ -48,4 +62,3 @@ def test_tokens_inside_messages_are_redacted_for_every_logger(captured):
     assert TOKEN not in output and "shprt_0a1b2c3d4e5f" not in output
     assert output.count("shpat_[redacted]") == 2 and "shprt_[redacted]" in output
     json.loads(output.splitlines()[1])  # still one valid JSON line
-

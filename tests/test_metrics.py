@@ -10,7 +10,7 @@ from plugin.dev.fakes.server import LocalServer
 from plugin.metrics import LATENCY_BUCKETS, render, webhook_field_prefix
 from tests.conftest import SHOP, app_config
 
-SAMPLE = re.compile(r'^(?P<name>[a-z_]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$')
+SAMPLE = re.compile(r"^(?P<name>[a-z_]+)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
@@ -32,8 +32,9 @@ def scrape(url: str) -> dict[tuple, float]:
 
 def send_cancel(shopify, url, order_id, webhook_id=None):
     shopify.cancel_order(SHOP, order_id)
-    response = shopify.send_webhook(url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id),
-                                    webhook_id=webhook_id)
+    response = shopify.send_webhook(
+        url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id), webhook_id=webhook_id
+    )
     assert response.status_code == 200, response.text
 
 
@@ -139,7 +140,8 @@ def test_metrics_token_is_required_when_set(redis_client, redis_url, database_ur
 
 
 def test_unsigned_requests_are_counted_as_unverified_not_under_the_topic_they_claim(
-        app, live_app, installed_shop, shopify, caplog):
+    app, live_app, installed_shop, shopify, caplog
+):
     url = live_app.url + "/webhooks"
     payload = {"id": 820982911946154508, "cancelled_at": "2026-11-27T10:00:00-05:00"}
     forged = shopify.send_webhook(url, SHOP, "orders/cancelled", payload, secret="guessed-secret")

@@ -27,8 +27,9 @@ def calls_on(shopify, order_id):
 
 
 @pytest.mark.parametrize("http_status", [200, 429])
-def test_merchant_edit_during_a_throttled_note_write_survives(app, live_app, installed_shop, shopify, gelato, drain, queue,
-                                                              http_status):
+def test_merchant_edit_during_a_throttled_note_write_survives(
+    app, live_app, installed_shop, shopify, gelato, drain, queue, http_status
+):
     order_id = shopify.add_order(SHOP, note=CUSTOMER_NOTE)
     gelato.add_order(str(order_id), status="in_production")
     edited = CUSTOMER_NOTE + "\n" + MERCHANT_EDIT
@@ -57,8 +58,7 @@ def test_merchant_edit_during_a_throttled_note_write_survives(app, live_app, ins
     assert calls[updates[1]][1] == note
 
 
-def test_paragraph_already_in_the_fresh_note_is_not_written_again(app, live_app, installed_shop, shopify, gelato, drain,
-                                                                 queue):
+def test_paragraph_already_in_the_fresh_note_is_not_written_again(app, live_app, installed_shop, shopify, gelato, drain, queue):
     order_id = shopify.add_order(SHOP, note=CUSTOMER_NOTE)
     gelato.add_order(str(order_id), status="shipped")
 

@@ -97,7 +97,9 @@ def test_install_end_to_end_stores_expiring_tokens_encrypted_and_registers_webho
 
     address = live_app.url + "/webhooks"
     assert sorted((s["topic"], s["uri"]) for s in shopify.subscriptions(SHOP)) == [
-        ("APP_UNINSTALLED", address), ("ORDERS_CANCELLED", address), ("ORDERS_UPDATED", address)
+        ("APP_UNINSTALLED", address),
+        ("ORDERS_CANCELLED", address),
+        ("ORDERS_UPDATED", address),
     ]
     # Never in clear: not in the database, not in a log line, not on the page.
     stored = database_text(app)
@@ -186,8 +188,7 @@ def test_install_request_needs_a_valid_fresh_signature(app, live_app, shopify):
 @pytest.mark.parametrize("hostile", HOSTILE_SHOPS)
 def test_hostile_shop_domains_are_refused_before_any_url_is_built(app, live_app, shopify, hostile):
     # Correctly signed, so only the domain check stands between the value and a URL.
-    start = requests.get(live_app.url + "/auth", params=install_query(shopify, shop=hostile),
-                         allow_redirects=False, timeout=10)
+    start = requests.get(live_app.url + "/auth", params=install_query(shopify, shop=hostile), allow_redirects=False, timeout=10)
     assert start.status_code == 400
     assert "Location" not in start.headers and "myshopify.com" in start.text
 
@@ -231,17 +232,20 @@ def test_toml_mode_leaves_subscriptions_to_shopify_app_toml(app, live_app, shopi
 
 
 def test_old_secret_signs_install_requests_during_rotation(redis_client, redis_url, database_url, gelato, shopify):
-    config = app_config(redis_url, database_url, gelato, shopify,
-                        SHOPIFY_API_SECRET="rotated-new", SHOPIFY_API_SECRET_OLD=API_SECRET)
+    config = app_config(
+        redis_url, database_url, gelato, shopify, SHOPIFY_API_SECRET="rotated-new", SHOPIFY_API_SECRET_OLD=API_SECRET
+    )
     application = create_app(config)
     with LocalServer(application) as server:
         for secret in (API_SECRET, "rotated-new"):
-            response = requests.get(server.url + "/auth", params=install_query(shopify, secret=secret),
-                                    allow_redirects=False, timeout=10)
+            response = requests.get(
+                server.url + "/auth", params=install_query(shopify, secret=secret), allow_redirects=False, timeout=10
+            )
             assert response.status_code == 302
             assert parse_qs(urlsplit(response.headers["Location"]).query)["client_id"] == [API_KEY]
-        refused = requests.get(server.url + "/auth", params=install_query(shopify, secret="other"),
-                               allow_redirects=False, timeout=10)
+        refused = requests.get(
+            server.url + "/auth", params=install_query(shopify, secret="other"), allow_redirects=False, timeout=10
+        )
         assert refused.status_code == 403
     application.extensions["database"].dispose()
 

@@ -1,10 +1,10 @@
 """The wording and identity of note paragraphs."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from jobs import paragraphs
 
-WHEN = datetime(2026, 11, 27, 10, 2, tzinfo=timezone.utc)
+WHEN = datetime(2026, 11, 27, 10, 2, tzinfo=UTC)
 
 
 def test_ref_is_stable_and_order_independent():

@@ -1,6 +1,6 @@
 """Comparing the store order with a print order, and the words used for what changed."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -16,26 +16,61 @@ from jobs.print_changes import (
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
 
-SHOPIFY_ADDRESS = {"name": "Steve Shipper", "first_name": "Steve", "last_name": "Shipper", "company": "Shipping Company",
-                   "address1": "123 Shipping Street", "address2": "", "city": "Shippington", "zip": "40003",
-                   "province_code": "KY", "country_code": "US", "phone": "555-555-SHIP"}
-PLACED = Address(name="Steve Shipper", first_name="Steve", last_name="Shipper", company="Shipping Company",
-                 address1="123 Shipping Street", city="Shippington", zip="40003", province_code="KY",
-                 country_code="US", phone="555 555 ship", email="jon@example.com")
+SHOPIFY_ADDRESS = {
+    "name": "Steve Shipper",
+    "first_name": "Steve",
+    "last_name": "Shipper",
+    "company": "Shipping Company",
+    "address1": "123 Shipping Street",
+    "address2": "",
+    "city": "Shippington",
+    "zip": "40003",
+    "province_code": "KY",
+    "country_code": "US",
+    "phone": "555-555-SHIP",
+}
+PLACED = Address(
+    name="Steve Shipper",
+    first_name="Steve",
+    last_name="Shipper",
+    company="Shipping Company",
+    address1="123 Shipping Street",
+    city="Shippington",
+    zip="40003",
+    province_code="KY",
+    country_code="US",
+    phone="555 555 ship",
+    email="jon@example.com",
+)
 
 
 def store(address=SHOPIFY_ADDRESS, items=(("11", 2), ("12", 1))):
     line_items = [{"id": int(i), "quantity": q, "current_quantity": q, "name": f"item {i}"} for i, q in items]
-    payload = {"id": 1, "updated_at": "2026-11-27T10:00:00-05:00", "cancelled_at": None,
-               "shipping_address": address, "line_items": line_items}
+    payload = {
+        "id": 1,
+        "updated_at": "2026-11-27T10:00:00-05:00",
+        "cancelled_at": None,
+        "shipping_address": address,
+        "line_items": line_items,
+    }
     return store_state_of(payload)
 
 
 def print_order(items=(("11", 2), ("12", 1)), status="passed", address=PLACED):
-    return PrintOrder(id="po-1", reference_id="1", status=status, address=address, customer_reference_id="c-1",
-                      currency="USD", items=tuple(PrintItem(id=f"gi-{ref}-{n}", reference_id=ref, quantity=q,
-                                                            product_uid="poster", files=({"type": "default", "url": "u"},))
-                                                  for n, (ref, q) in enumerate(items)))
+    return PrintOrder(
+        id="po-1",
+        reference_id="1",
+        status=status,
+        address=address,
+        customer_reference_id="c-1",
+        currency="USD",
+        items=tuple(
+            PrintItem(
+                id=f"gi-{ref}-{n}", reference_id=ref, quantity=q, product_uid="poster", files=({"type": "default", "url": "u"},)
+            )
+            for n, (ref, q) in enumerate(items)
+        ),
+    )
 
 
 def test_same_state_is_in_sync_despite_formatting():
@@ -82,12 +117,18 @@ def test_fact_keys_are_stable_and_distinct():
 def test_replacement_copies_products_files_and_customer_and_drops_removed_items():
     wanted = replacement_for(store({**SHOPIFY_ADDRESS, "city": "Newtown"}, items=(("11", 3), ("12", 0))), print_order())
     assert [(i.reference_id, i.quantity, i.product_uid, i.files) for i in wanted.items] == [
-        ("11", 3, "poster", ({"type": "default", "url": "u"},))]
+        ("11", 3, "poster", ({"type": "default", "url": "u"},))
+    ]
     assert (wanted.reference_id, wanted.customer_reference_id, wanted.currency) == ("1", "c-1", "USD")
     assert wanted.address.city == "Newtown" and wanted.address.email == "jon@example.com"
     assert replacement_problem(wanted) is None
-    placed = PrintOrder(id="po-2", reference_id="1", status="created", address=wanted.address,
-                        items=(PrintItem(id="x", reference_id="11", quantity=3),))
+    placed = PrintOrder(
+        id="po-2",
+        reference_id="1",
+        status="created",
+        address=wanted.address,
+        items=(PrintItem(id="x", reference_id="11", quantity=3),),
+    )
     assert matches(placed, wanted)
     assert replacement_problem(replacement_for(store(address={**SHOPIFY_ADDRESS, "address1": ""}), print_order()))
 
@@ -98,16 +139,25 @@ def test_wrong_updated_at_argument_is_a_permanent_error(value):
         updated_at_arg(value)
 
 
-@pytest.mark.parametrize("change", [
-    {"shipping_address": {"city": 1}},
-    {"line_items": {"id": "1"}},
-    {"line_items": [{"id": 1.5, "quantity": 1}]},
-    {"line_items": [{"id": 1, "quantity": True}]},
-    {"updated_at": "2026-11-27T10:00:00"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"shipping_address": {"city": 1}},
+        {"line_items": {"id": "1"}},
+        {"line_items": [{"id": 1.5, "quantity": 1}]},
+        {"line_items": [{"id": 1, "quantity": True}]},
+        {"updated_at": "2026-11-27T10:00:00"},
+    ],
+)
 def test_unreadable_admin_answer_is_a_permanent_error(change):
-    payload = {"id": 1, "updated_at": "2026-11-27T10:00:00Z", "cancelled_at": None, "shipping_address": None,
-               "line_items": [], **change}
+    payload = {
+        "id": 1,
+        "updated_at": "2026-11-27T10:00:00Z",
+        "cancelled_at": None,
+        "shipping_address": None,
+        "line_items": [],
+        **change,
+    }
     with pytest.raises(AdminAPIError):
         store_state_of(payload)
 
@@ -115,13 +165,14 @@ def test_unreadable_admin_answer_is_a_permanent_error(change):
 def test_words_for_too_late_and_in_time_changes():
     change = compare(store({**SHOPIFY_ADDRESS, "city": "Newtown"}, items=(("11", 1), ("12", 0))), print_order())
     late = paragraphs.change_lines(change, too_late=True)
-    assert late[0] == ("shipping address changed to Newtown, US; the print order will ship to the address it was"
-                       " placed with: Shippington, US")
+    assert late[0] == (
+        "shipping address changed to Newtown, US; the print order will ship to the address it was placed with: Shippington, US"
+    )
     assert late[1] == 'item "item 11" quantity 2 → 1; the print order will be produced as placed'
     in_time = paragraphs.change_lines(change, too_late=False)
     assert in_time[0].startswith("ship to Steve Shipper, Shipping Company, 123 Shipping Street, Newtown KY 40003, US")
     assert in_time[2] == 'remove item "item 12" (quantity 1 → 0)'
-    when = datetime(2026, 11, 27, 10, 2, tzinfo=timezone.utc)
+    when = datetime(2026, 11, 27, 10, 2, tzinfo=UTC)
     text = paragraphs.change_too_late("gelato", [("po-1", "printed", late)], "pm-x", when)
     assert "2026-11-27 10:02 UTC" in text and "Gelato print order po-1 (printed)" in text and text.endswith("[pm-x]")
     text = paragraphs.change_needs_action("gelato", [("po-1", "passed", in_time)], "pm-y", when)

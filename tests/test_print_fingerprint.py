@@ -33,15 +33,18 @@ def fingerprint(data):
 BASE = fingerprint(payload())
 
 
-@pytest.mark.parametrize("field,value", [
-    ("note", "Please gift wrap"),
-    ("tags", "vip, print-change-too-late"),
-    ("financial_status", "paid"),
-    ("fulfillment_status", "fulfilled"),
-    ("note_attributes", [{"name": "gift", "value": "yes"}]),
-    ("updated_at", "2030-01-01T00:00:00-05:00"),
-    ("total_price", "1.00"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("note", "Please gift wrap"),
+        ("tags", "vip, print-change-too-late"),
+        ("financial_status", "paid"),
+        ("fulfillment_status", "fulfilled"),
+        ("note_attributes", [{"name": "gift", "value": "yes"}]),
+        ("updated_at", "2030-01-01T00:00:00-05:00"),
+        ("total_price", "1.00"),
+    ],
+)
 def test_fields_that_are_not_print_changes_keep_the_fingerprint(field, value):
     assert fingerprint(payload(**{field: value})) == BASE
 
@@ -57,10 +60,20 @@ def test_address_differences_of_case_and_spacing_keep_the_fingerprint():
     assert fingerprint(data) == BASE
 
 
-@pytest.mark.parametrize("field,value", [
-    ("name", "Jane Doe"), ("company", "Acme"), ("address1", "1 New Street"), ("address2", "Apt 4"),
-    ("city", "Newtown"), ("zip", "40004"), ("province_code", "OH"), ("country_code", "CA"), ("phone", "555-000"),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("name", "Jane Doe"),
+        ("company", "Acme"),
+        ("address1", "1 New Street"),
+        ("address2", "Apt 4"),
+        ("city", "Newtown"),
+        ("zip", "40004"),
+        ("province_code", "OH"),
+        ("country_code", "CA"),
+        ("phone", "555-000"),
+    ],
+)
 def test_each_address_field_changes_the_fingerprint(field, value):
     data = payload()
     data["shipping_address"][field] = value
@@ -115,25 +128,28 @@ def test_address_in_job_keeps_its_case_but_loses_extra_spaces():
     assert fold("phone", "+1 (555) 555-0101") == "+15555550101"
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda d: d.update(line_items={"0": {}}),
-    lambda d: d.pop("line_items"),
-    lambda d: d.update(line_items=[1]),
-    lambda d: d["line_items"][0].update(id=4.878176722762986e17),
-    lambda d: d["line_items"][0].update(id=True),
-    lambda d: d["line_items"][0].update(id="12a"),
-    lambda d: d["line_items"][0].update(current_quantity=1.0),
-    lambda d: d["line_items"][0].update(current_quantity=-1),
-    lambda d: d["line_items"][0].update(quantity=None, current_quantity=None),
-    lambda d: d["line_items"].append(copy.deepcopy(d["line_items"][0])),
-    lambda d: d.update(shipping_address="1 Main St"),
-    lambda d: d["shipping_address"].update(zip=40003),
-    lambda d: d.update(updated_at=None),
-    lambda d: d.update(updated_at="yesterday"),
-    lambda d: d.update(updated_at="2026-11-27T10:00:00"),
-    lambda d: d.update(cancelled_at=True),
-    lambda d: d.update(id=8.2e17),
-])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda d: d.update(line_items={"0": {}}),
+        lambda d: d.pop("line_items"),
+        lambda d: d.update(line_items=[1]),
+        lambda d: d["line_items"][0].update(id=4.878176722762986e17),
+        lambda d: d["line_items"][0].update(id=True),
+        lambda d: d["line_items"][0].update(id="12a"),
+        lambda d: d["line_items"][0].update(current_quantity=1.0),
+        lambda d: d["line_items"][0].update(current_quantity=-1),
+        lambda d: d["line_items"][0].update(quantity=None, current_quantity=None),
+        lambda d: d["line_items"].append(copy.deepcopy(d["line_items"][0])),
+        lambda d: d.update(shipping_address="1 Main St"),
+        lambda d: d["shipping_address"].update(zip=40003),
+        lambda d: d.update(updated_at=None),
+        lambda d: d.update(updated_at="yesterday"),
+        lambda d: d.update(updated_at="2026-11-27T10:00:00"),
+        lambda d: d.update(cancelled_at=True),
+        lambda d: d.update(id=8.2e17),
+    ],
+)
 def test_wrong_types_are_invalid_orders(mutate):
     """The domain refuses them with InvalidOrder; the door answers that with 400 (tests/test_updates_e2e.py)."""
     data = payload()
@@ -149,12 +165,12 @@ def test_timestamps_compare_as_instants_not_text():
 
 # -- the guards, on a real Redis ---------------------------------------------------------------
 
+
 def _check(redis_client, guards):
     """Run the guards through the real enqueue script; the blocking guard's reason, or None when enqueued."""
     request = JobRequest("jobs.updates.mirror_update", {"shop": SHOP}, guards=tuple(guards))
     delivery = Delivery("orders/updated", SHOP, str(uuid.uuid4()), None, None, None, {})
-    outcome, detail = enqueue_once(redis_client, make_queue(redis_client), delivery, request,
-                                   dedupe_ttl=60, job_options={})
+    outcome, detail = enqueue_once(redis_client, make_queue(redis_client), delivery, request, dedupe_ttl=60, job_options={})
     return detail if outcome is EnqueueOutcome.GUARDED else None
 
 

@@ -42,10 +42,14 @@ def enqueue_later(queue, app, order_id, shop=SHOP):
     """A mirror job for the order, scheduled an hour from now (RQ's ScheduledJobRegistry)."""
     options = job_options(app.config)
     return queue.enqueue_in(
-        timedelta(hours=1), MIRROR_CANCELLATION,
+        timedelta(hours=1),
+        MIRROR_CANCELLATION,
         kwargs={"shop": shop, "order_id": order_id, "topic": "orders/cancelled", "webhook_id": f"later-{order_id}"},
-        description=f"orders/cancelled {shop} {order_id}", job_timeout=options["timeout"],
-        result_ttl=options["result_ttl"], failure_ttl=options["failure_ttl"], retry=options["retry"],
+        description=f"orders/cancelled {shop} {order_id}",
+        job_timeout=options["timeout"],
+        result_ttl=options["result_ttl"],
+        failure_ttl=options["failure_ttl"],
+        retry=options["retry"],
     )
 
 
@@ -53,7 +57,8 @@ def enqueue_now(queue, app, order_id, webhook_id):
     return queue.enqueue_call(
         MIRROR_CANCELLATION,
         kwargs={"shop": SHOP, "order_id": order_id, "topic": "orders/cancelled", "webhook_id": webhook_id},
-        description=f"orders/cancelled {SHOP} {order_id}", **job_options(app.config),
+        description=f"orders/cancelled {SHOP} {order_id}",
+        **job_options(app.config),
     )
 
 
@@ -74,11 +79,19 @@ def two_orders(app, live_app, installed_shop, shopify, gelato, drain, queue):
     # A reconciliation sweep's dedupe key names the order but not the shop.
     for order_id in (order_a, order_b):
         queue.connection.set(sweep_key(order_id), "a-job-id", ex=3600)
-    finished = {Job.fetch(job_id, connection=queue.connection).kwargs["order_id"]: job_id
-                for job_id in FinishedJobRegistry(QUEUE_NAME, connection=queue.connection).get_job_ids()}
+    finished = {
+        Job.fetch(job_id, connection=queue.connection).kwargs["order_id"]: job_id
+        for job_id in FinishedJobRegistry(QUEUE_NAME, connection=queue.connection).get_job_ids()
+    }
     assert set(finished) == {order_a, order_b}
-    return {"a": order_a, "b": order_b, "failed_a": failed.id, "scheduled_a": scheduled_a.id,
-            "scheduled_b": scheduled_b.id, "finished": finished}
+    return {
+        "a": order_a,
+        "b": order_b,
+        "failed_a": failed.id,
+        "scheduled_a": scheduled_a.id,
+        "scheduled_b": scheduled_b.id,
+        "finished": finished,
+    }
 
 
 def sweep_key(order_id):
@@ -134,12 +147,7 @@ def where(client, text: str) -> set[bytes]:
     return {key for key, form in everything_in_redis(client) if text.encode() in form}
 
 
-
-
-
-
-def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, shopify, drain, queue,
-                                                                   redis_client, two_orders):
+def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, shopify, drain, queue, redis_client, two_orders):
     order_a, order_b = two_orders["a"], two_orders["b"]
     before = where(redis_client, order_a)
     # The scan sees the order inside RQ's compressed job data, not only in key names and descriptions.
@@ -147,8 +155,12 @@ def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, s
     assert any(key.startswith(b"print-mirror:") for key in before)
     assert ("activity", SHOP, order_a) in history(app) and ("note", SHOP, order_a) in history(app)
 
-    deliver(shopify, live_app, "customers/redact",
-            {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167}, "orders_to_redact": [int(order_a)]})
+    deliver(
+        shopify,
+        live_app,
+        "customers/redact",
+        {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167}, "orders_to_redact": [int(order_a)]},
+    )
     # Queued behind the redaction: a job of the order still waiting in the queue goes too.
     queued_a = enqueue_now(queue, app, order_a, "late-a")
     drain()
@@ -166,12 +178,22 @@ def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, s
     assert FailedJobRegistry(QUEUE_NAME, connection=redis_client).get_job_ids() == []
 
 
-def test_data_request_reports_the_records_jobs_and_keys_it_holds(app, live_app, shopify, drain, queue,
-                                                                  redis_client, caplog, two_orders):
+def test_data_request_reports_the_records_jobs_and_keys_it_holds(
+    app, live_app, shopify, drain, queue, redis_client, caplog, two_orders
+):
     order_a, order_b = two_orders["a"], two_orders["b"]
-    deliver(shopify, live_app, "customers/data_request",
-            {"shop_id": 954889, "shop_domain": SHOP, "orders_requested": [int(order_a)],
-             "customer": {"id": 191167, "email": "john@example.com"}, "data_request": {"id": 9999}})
+    deliver(
+        shopify,
+        live_app,
+        "customers/data_request",
+        {
+            "shop_id": 954889,
+            "shop_domain": SHOP,
+            "orders_requested": [int(order_a)],
+            "customer": {"id": 191167, "email": "john@example.com"},
+            "data_request": {"id": 9999},
+        },
+    )
     drain()
 
     [report] = events(caplog, "privacy_data_request")
@@ -185,8 +207,9 @@ def test_data_request_reports_the_records_jobs_and_keys_it_holds(app, live_app, 
     assert all(job["order_ids"] == [order_a] and job["function"] == MIRROR_CANCELLATION for job in jobs.values())
     assert {f"print-mirror:fingerprint:{SHOP}:{order_a}", sweep_key(order_a)} <= set(report["redis_keys"])
     # Every app key naming A is reported; nothing about B is.
-    named_a = {key.decode() for key in where(redis_client, order_a) if key.startswith(b"print-mirror:")
-               and order_a in key.decode()}
+    named_a = {
+        key.decode() for key in where(redis_client, order_a) if key.startswith(b"print-mirror:") and order_a in key.decode()
+    }
     assert set(report["redis_keys"]) == named_a
     assert order_b not in json.dumps(report) and "john@example.com" not in caplog.text
     # Reporting deletes nothing.
@@ -194,8 +217,9 @@ def test_data_request_reports_the_records_jobs_and_keys_it_holds(app, live_app, 
     assert all(Job.exists(job_id, connection=redis_client) for job_id in jobs)
 
 
-def test_shop_redact_of_an_installed_shop_whose_token_works_erases_nothing(app, live_app, shopify, drain, queue,
-                                                                          redis_client, caplog, two_orders):
+def test_shop_redact_of_an_installed_shop_whose_token_works_erases_nothing(
+    app, live_app, shopify, drain, queue, redis_client, caplog, two_orders
+):
     before_keys = {key for key, _ in everything_in_redis(redis_client) if key.startswith(b"print-mirror:")}
     before_history = history(app)
     deliver(shopify, live_app, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP})
@@ -211,8 +235,7 @@ def test_shop_redact_of_an_installed_shop_whose_token_works_erases_nothing(app, 
     assert skipped["result"] == "skipped_installed" and skipped["reason"] == "kept"
 
 
-def test_shop_redact_erases_a_shop_shopify_has_uninstalled(app, live_app, shopify, drain, queue, redis_client,
-                                                           two_orders):
+def test_shop_redact_erases_a_shop_shopify_has_uninstalled(app, live_app, shopify, drain, queue, redis_client, two_orders):
     # The app/uninstalled delivery never arrived: Shopify refusing the token is proof enough.
     other_job = enqueue_later(queue, app, "5550001", shop=OTHER_SHOP)
     redis_client.set(f"print-mirror:updated-at:{OTHER_SHOP}:5550001", "1")
@@ -230,8 +253,7 @@ def test_shop_redact_erases_a_shop_shopify_has_uninstalled(app, live_app, shopif
     assert redis_client.exists(f"print-mirror:updated-at:{OTHER_SHOP}:5550001")
 
 
-def test_shop_redact_after_a_genuine_uninstall_erases_its_jobs_too(app, live_app, installed_shop, shopify, drain,
-                                                                   redis_client):
+def test_shop_redact_after_a_genuine_uninstall_erases_its_jobs_too(app, live_app, installed_shop, shopify, drain, redis_client):
     shopify.uninstall(SHOP)
     deliver(shopify, live_app, "app/uninstalled", {"id": 548380009, "myshopify_domain": SHOP})
     drain()
@@ -245,7 +267,8 @@ def test_shop_redact_after_a_genuine_uninstall_erases_its_jobs_too(app, live_app
 
 
 def test_a_job_of_the_orders_running_elsewhere_is_left_to_its_worker_then_erased(
-        app, live_app, installed_shop, shopify, gelato, drain, queue, redis_client):
+    app, live_app, installed_shop, shopify, gelato, drain, queue, redis_client
+):
     order_a = cancel_for_real(shopify, gelato, live_app)
     order_b = cancel_for_real(shopify, gelato, live_app)
     drain()
@@ -256,8 +279,12 @@ def test_a_job_of_the_orders_running_elsewhere_is_left_to_its_worker_then_erased
     execution = elsewhere.prepare_execution(running)
     elsewhere.prepare_job_execution(running)
 
-    deliver(shopify, live_app, "customers/redact",
-            {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167}, "orders_to_redact": [int(order_a)]})
+    deliver(
+        shopify,
+        live_app,
+        "customers/redact",
+        {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167}, "orders_to_redact": [int(order_a)]},
+    )
     drain()
     # Not deleted from under its worker; the redaction is scheduled to run again, all else is gone.
     assert running.get_status(refresh=True) == "started"

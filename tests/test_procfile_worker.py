@@ -19,7 +19,9 @@ def test_worker_process_cancels_and_retries_on_its_scheduler(app, live_app, inst
     worker = start("worker", process_env(app.config, RETRY_INTERVALS="1,1"), str(tmp_path / "worker.log"))
     try:
         shopify.cancel_order(SHOP, order_id)
-        response = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
+        response = shopify.send_webhook(
+            live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id)
+        )
         assert response.status_code == 200
         cancelled = wait_until(lambda: gelato.order(print_id)["fulfillmentStatus"] == "canceled", timeout=30)
         log = (tmp_path / "worker.log").read_text()

@@ -44,8 +44,14 @@ def test_docs_list_every_document_with_its_cost():
 def test_app_client_treats_max_cost_exceeded_as_permanent(shopify):
     """The fake's refusal reaches the app's AdminClient as AdminAPIError (a PermanentError), not a retry."""
     token = shopify.add_shop(SHOP)
-    client = AdminClient(SHOP, graphql_url(f"{shopify.url}/{{shop}}", SHOP, "2026-10"), access_token=lambda: token,
-                         session=requests.Session(), timeout=(2.0, 5.0), sleep=lambda s: pytest.fail("no retry"))
+    client = AdminClient(
+        SHOP,
+        graphql_url(f"{shopify.url}/{{shop}}", SHOP, "2026-10"),
+        access_token=lambda: token,
+        session=requests.Session(),
+        timeout=(2.0, 5.0),
+        sleep=lambda s: pytest.fail("no retry"),
+    )
     costly = "query Costly { orders(first: 250) { nodes { id lineItems(first: 10) { nodes { id } } } } }"
     with pytest.raises(AdminAPIError, match="MAX_COST|exceeds the single query max cost limit") as raised:
         client.execute(costly)

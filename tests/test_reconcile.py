@@ -1,6 +1,6 @@
 """Reconciliation: orders whose webhooks never arrived are still mirrored, within one sweep."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -74,10 +74,10 @@ def test_orders_already_mirrored_cost_nothing_on_the_next_sweep(app, live_app, i
 
 
 def test_sweep_state_survives_restarts_and_moves_forward(app, installed_shop, shopify, gelato, queue, drain):
-    before = datetime.now(timezone.utc)
+    before = datetime.now(UTC)
     sweep(app, queue, drain)
     mark = last_reconciled(app)
-    assert mark is not None and mark.replace(tzinfo=timezone.utc) >= before - timedelta(seconds=1)
+    assert mark is not None and mark.replace(tzinfo=UTC) >= before - timedelta(seconds=1)
     # A later sweep (as after a restart: the mark is in the database) asks only for newer updates.
     sweep(app, queue, drain)
     query = shopify.graphql_calls("orders")[-1].variables["query"]
@@ -111,8 +111,9 @@ def test_worker_schedules_sweeps_by_itself(app, installed_shop, shopify, gelato,
     env = process_env(app.config, RECONCILE_INTERVAL="2", WORKER_MAINTENANCE_INTERVAL="1")
     worker = start("worker", env, str(tmp_path / "worker.log"))
     try:
-        assert wait_until(lambda: gelato.order(print_id)["fulfillmentStatus"] == "canceled", timeout=30), \
-            (tmp_path / "worker.log").read_text()
+        assert wait_until(lambda: gelato.order(print_id)["fulfillmentStatus"] == "canceled", timeout=30), (
+            tmp_path / "worker.log"
+        ).read_text()
     finally:
         stop(worker)
 

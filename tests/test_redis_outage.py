@@ -42,15 +42,17 @@ def test_outage_503_then_recovery_without_restart(own_redis, database_url, gelat
         assert deliver(shopify, web.url, during).status_code == 200
         worker = start("worker", process_env(app.config), str(tmp_path / "worker.log"))
         try:
-            assert wait_until(lambda: all(gelato.order(p)["fulfillmentStatus"] == "canceled" for p in (prints[first], prints[during])), 30), \
-                (tmp_path / "worker.log").read_text()
+            assert wait_until(
+                lambda: all(gelato.order(p)["fulfillmentStatus"] == "canceled" for p in (prints[first], prints[during])), 30
+            ), (tmp_path / "worker.log").read_text()
             # Redis drops again under the running worker; it reconnects by itself.
             own_redis.stop()
             wait_until(lambda: "could not connect to Redis" in (tmp_path / "worker.log").read_text(), timeout=20)
             own_redis.start()
             assert deliver(shopify, web.url, after).status_code == 200
-            assert wait_until(lambda: gelato.order(prints[after])["fulfillmentStatus"] == "canceled", 60), \
-                (tmp_path / "worker.log").read_text()
+            assert wait_until(lambda: gelato.order(prints[after])["fulfillmentStatus"] == "canceled", 60), (
+                tmp_path / "worker.log"
+            ).read_text()
         finally:
             stop(worker)
     app.extensions["database"].dispose()

@@ -54,7 +54,9 @@ def test_concurrent_identical_deliveries_enqueue_exactly_one_job(app):
     outcomes = []
 
     def deliver():
-        outcomes.append(enqueue_once(connection, queue, delivery("race"), request, dedupe_ttl=60, job_options=job_options(app.config))[0])
+        outcomes.append(
+            enqueue_once(connection, queue, delivery("race"), request, dedupe_ttl=60, job_options=job_options(app.config))[0]
+        )
 
     threads = [threading.Thread(target=deliver) for _ in range(16)]
     for thread in threads:
@@ -103,7 +105,9 @@ def test_installed_mark_missing_asks_the_caller_to_check_and_queues_nothing(app)
     request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"})
     options = dict(dedupe_ttl=60, job_options=job_options(app.config))
     assert enqueue_once(connection, queue, delivery("m"), request, installed=InstalledCheck.CHECK, **options) == (
-        EnqueueOutcome.UNVERIFIED, None)
+        EnqueueOutcome.UNVERIFIED,
+        None,
+    )
     assert queue.count == 0 and not connection.exists("print-mirror:webhook:orders/cancelled:m")
     outcome, _ = enqueue_once(connection, queue, delivery("m"), request, installed=InstalledCheck.VERIFIED, **options)
     assert outcome is EnqueueOutcome.ENQUEUED and queue.count == 1
@@ -124,8 +128,11 @@ def test_each_outcome_is_counted_in_the_same_call(app):
     enqueue_once(connection, queue, delivery("c1"), request, **options)
     enqueue_once(connection, queue, delivery("c2"), request, **options)
     counts = {k.decode(): int(v) for k, v in connection.hgetall(tally.key).items()}
-    assert counts == {"webhooks|orders/cancelled|enqueued": 1, "webhooks|orders/cancelled|duplicate": 1,
-                      "webhooks|orders/cancelled|guarded": 1}
+    assert counts == {
+        "webhooks|orders/cancelled|enqueued": 1,
+        "webhooks|orders/cancelled|duplicate": 1,
+        "webhooks|orders/cancelled|guarded": 1,
+    }
 
 
 def test_a_failing_write_leaves_no_marker_so_the_retry_enqueues(app):
@@ -162,9 +169,11 @@ def test_same_signed_body_under_a_fresh_webhook_id_is_a_duplicate(app):
     assert 590 < connection.ttl(body_key) <= 600
     # Another topic or another body is another delivery.
     assert enqueue_once(connection, queue, signed("other-topic", topic="orders/updated"), request, **options)[0] is (
-        EnqueueOutcome.ENQUEUED)
+        EnqueueOutcome.ENQUEUED
+    )
     assert enqueue_once(connection, queue, signed("other-body", digest="ab" * 32), request, **options)[0] is (
-        EnqueueOutcome.ENQUEUED)
+        EnqueueOutcome.ENQUEUED
+    )
     assert queue.count == 3
 
 
@@ -212,15 +221,18 @@ class NewerGuard:
         return f"not newer than {stored}"
 
 
-@pytest.mark.parametrize("stored, value, expected", [
-    (None, "1000", EnqueueOutcome.ENQUEUED),
-    ("1000", "1001", EnqueueOutcome.ENQUEUED),
-    ("1000", "1000", EnqueueOutcome.GUARDED),  # equal: this very update was queued already
-    ("1000", "999", EnqueueOutcome.GUARDED),
-    ("1764237600000000", "1764237600000001", EnqueueOutcome.ENQUEUED),  # epoch microseconds: exact in Lua
-    ("1764237600000001", "1764237600000001", EnqueueOutcome.GUARDED),
-    ("not a number", "1", EnqueueOutcome.ENQUEUED),  # unreadable counts as unknown, as for not_older
-])
+@pytest.mark.parametrize(
+    "stored, value, expected",
+    [
+        (None, "1000", EnqueueOutcome.ENQUEUED),
+        ("1000", "1001", EnqueueOutcome.ENQUEUED),
+        ("1000", "1000", EnqueueOutcome.GUARDED),  # equal: this very update was queued already
+        ("1000", "999", EnqueueOutcome.GUARDED),
+        ("1764237600000000", "1764237600000001", EnqueueOutcome.ENQUEUED),  # epoch microseconds: exact in Lua
+        ("1764237600000001", "1764237600000001", EnqueueOutcome.GUARDED),
+        ("not a number", "1", EnqueueOutcome.ENQUEUED),  # unreadable counts as unknown, as for not_older
+    ],
+)
 def test_newer_rule_passes_only_a_strictly_newer_value(app, stored, value, expected):
     connection = app.extensions["redis"]
     queue = make_queue(connection)
@@ -228,8 +240,7 @@ def test_newer_rule_passes_only_a_strictly_newer_value(app, stored, value, expec
     if stored is not None:
         connection.set(guard.key, stored)
     request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"}, guards=(guard,))
-    outcome, detail = enqueue_once(connection, queue, delivery("n"), request, dedupe_ttl=60,
-                                   job_options=job_options(app.config))
+    outcome, detail = enqueue_once(connection, queue, delivery("n"), request, dedupe_ttl=60, job_options=job_options(app.config))
     assert outcome is expected
     if expected is EnqueueOutcome.GUARDED:
         assert detail == f"not newer than {stored}" and queue.count == 0

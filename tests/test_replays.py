@@ -5,9 +5,14 @@ import uuid
 
 from tests.conftest import SHOP
 
-PRIVACY_BODY = {"shop_id": 954889, "shop_domain": SHOP, "customer": {"id": 191167},
-                "orders_requested": [820982911946154600], "orders_to_redact": [820982911946154600],
-                "data_request": {"id": 9999}}
+PRIVACY_BODY = {
+    "shop_id": 954889,
+    "shop_domain": SHOP,
+    "customer": {"id": 191167},
+    "orders_requested": [820982911946154600],
+    "orders_to_redact": [820982911946154600],
+    "data_request": {"id": 9999},
+}
 
 
 def deliver(shopify, live_app, topic, payload, **kwargs):
@@ -19,7 +24,8 @@ def body_markers(redis_client):
 
 
 def test_a_signed_body_resent_under_a_fresh_webhook_id_is_a_duplicate(
-        live_app, installed_shop, shopify, gelato, queue, drain, redis_client):
+    live_app, installed_shop, shopify, gelato, queue, drain, redis_client
+):
     order_id = shopify.add_order(SHOP)
     shopify.cancel_order(SHOP, order_id)
     gelato.add_order(str(order_id), status="passed")
@@ -27,8 +33,15 @@ def test_a_signed_body_resent_under_a_fresh_webhook_id_is_a_duplicate(
     first = deliver(shopify, live_app, "orders/cancelled", payload, webhook_id="original")
     assert first.status_code == 200 and first.json()["message"] == "enqueued"
     # The captured body again, with every unsigned header fresh: new ids, a later Triggered-At.
-    replayed = deliver(shopify, live_app, "orders/cancelled", payload, webhook_id=str(uuid.uuid4()),
-                       event_id=str(uuid.uuid4()), triggered_at="2030-01-01T00:00:00.000000000Z")
+    replayed = deliver(
+        shopify,
+        live_app,
+        "orders/cancelled",
+        payload,
+        webhook_id=str(uuid.uuid4()),
+        event_id=str(uuid.uuid4()),
+        triggered_at="2030-01-01T00:00:00.000000000Z",
+    )
     assert replayed.status_code == 200 and replayed.json()["message"] == "duplicate"
     assert queue.count == 1
     drain()
@@ -50,8 +63,7 @@ def test_the_same_body_under_another_topic_is_not_its_duplicate(live_app, instal
     assert queue.count == 2
 
 
-def test_an_orders_updated_with_the_cancellations_body_meets_the_guards_not_the_dedupe(
-        live_app, installed_shop, shopify, queue):
+def test_an_orders_updated_with_the_cancellations_body_meets_the_guards_not_the_dedupe(live_app, installed_shop, shopify, queue):
     """Shopify fires orders/updated with the same order for a cancellation: it is judged on its own topic."""
     order_id = shopify.add_order(SHOP)
     shopify.cancel_order(SHOP, order_id)
@@ -75,11 +87,14 @@ def test_a_body_that_was_refused_can_be_delivered_again(live_app, installed_shop
 
 def test_shop_redact_erases_the_shops_body_markers(app, live_app, shopify, drain, redis_client):
     deliver(shopify, live_app, "customers/redact", PRIVACY_BODY)
-    other = shopify.send_webhook(live_app.url + "/webhooks", "other.myshopify.com", "customers/redact",
-                                 {**PRIVACY_BODY, "shop_domain": "other.myshopify.com"})
+    other = shopify.send_webhook(
+        live_app.url + "/webhooks",
+        "other.myshopify.com",
+        "customers/redact",
+        {**PRIVACY_BODY, "shop_domain": "other.myshopify.com"},
+    )
     assert other.json()["message"] == "enqueued"
-    assert deliver(shopify, live_app, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP}).json()["message"] == (
-        "enqueued")
+    assert deliver(shopify, live_app, "shop/redact", {"shop_id": 954889, "shop_domain": SHOP}).json()["message"] == ("enqueued")
     assert len(body_markers(redis_client)) == 3
     drain()
     [left] = body_markers(redis_client)

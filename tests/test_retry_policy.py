@@ -1,7 +1,7 @@
 """Retries: backoff with jitter, Retry-After honoured, and the store order told when retries run out."""
 
 import random
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rq.registry import ScheduledJobRegistry
 
@@ -46,7 +46,7 @@ def test_retry_after_from_gelato_delays_the_next_attempt(app, live_app, installe
     gelato.add_order(str(order_id), status="passed")
     gelato.fail_next("POST", r"orders:search", 429, times=1, headers={"Retry-After": "30"})
     shopify.cancel_order(SHOP, order_id)
-    before = datetime.now(timezone.utc).timestamp()
+    before = datetime.now(UTC).timestamp()
     shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
     drain()  # no scheduler here: the retry waits in the scheduled registry
     registry = ScheduledJobRegistry(queue=queue)

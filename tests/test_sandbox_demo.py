@@ -16,17 +16,30 @@ from plugin.dev.sandbox import SANDBOX_SHOP, Sandbox, real_setup
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
 
-TABLE_COLUMNS = ("#", "what happened in the store", "store order", "order id", "print order", "print status",
-                 "order note", "tags", "outcome")
+TABLE_COLUMNS = (
+    "#",
+    "what happened in the store",
+    "store order",
+    "order id",
+    "print order",
+    "print status",
+    "order note",
+    "tags",
+    "outcome",
+)
 
 
 def run_local(instance_path, *args, **env):
     """`python -m plugin.dev.local …` (what `manage.py run` runs) with no credentials unless given."""
-    clean = {k: v for k, v in os.environ.items()
-             if not k.startswith(("SHOPIFY_", "GELATO_")) and k not in ("DATABASE_URL", "REDIS_URL", "PORT")}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SHOPIFY_", "GELATO_")) and k not in ("DATABASE_URL", "REDIS_URL", "PORT")
+    }
     clean.update(INSTANCE_PATH=str(instance_path), PYTHONUNBUFFERED="1", **env)
-    return subprocess.run([sys.executable, "-m", "plugin.dev.local", *args], cwd=ROOT, env=clean, capture_output=True,
-                          text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-m", "plugin.dev.local", *args], cwd=ROOT, env=clean, capture_output=True, text=True, timeout=180
+    )
 
 
 def parse_table(output: str) -> list[dict]:
@@ -40,7 +53,7 @@ def parse_table(output: str) -> list[dict]:
         cursor += len(name)
     bounds = list(zip(positions, [*positions[1:], None]))
     rows = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if not line.strip():
             break
         cells = {name: line[a:b].strip() for name, (a, b) in zip(TABLE_COLUMNS, bounds)}
@@ -57,8 +70,13 @@ def test_demo_mirrors_every_scenario_through_the_real_web_and_worker(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.lstrip().startswith("#####") and "SANDBOX MODE" in result.stdout.split("\n", 3)[1]
     rows = {row["what happened in the store"]: row for row in parse_table(result.stdout)}
-    assert list(rows) == ["cancelled in time", "cancelled too late", "split order cancelled",
-                          "address changed too late", "cancellation delivered twice"]
+    assert list(rows) == [
+        "cancelled in time",
+        "cancelled too late",
+        "split order cancelled",
+        "address changed too late",
+        "cancellation delivered twice",
+    ]
     expected = {
         "cancelled in time": (["canceled"], "-", "print-cancelled"),
         "cancelled too late": (["in_production"], "customer note kept + 1 paragraph", "print-cancel-too-late"),
@@ -77,8 +95,8 @@ def test_demo_mirrors_every_scenario_through_the_real_web_and_worker(tmp_path):
     sandbox = tmp_path / "sandbox"
     engine = create_engine(f"sqlite:///{sandbox / 'print_mirror.db'}")
     with engine.connect() as connection:
-        activity = connection.execute(text(
-            "SELECT store_order_id, topic, outcome FROM activity WHERE shop = :shop ORDER BY id"), {"shop": SANDBOX_SHOP}
+        activity = connection.execute(
+            text("SELECT store_order_id, topic, outcome FROM activity WHERE shop = :shop ORDER BY id"), {"shop": SANDBOX_SHOP}
         ).all()
     engine.dispose()
     outcomes = {}
@@ -87,8 +105,10 @@ def test_demo_mirrors_every_scenario_through_the_real_web_and_worker(tmp_path):
     order_ids = {title: row["order id"] for title, row in rows.items()}
     assert outcomes[order_ids["cancelled in time"]] == [("orders/cancelled", "cancelled")]
     assert outcomes[order_ids["cancelled too late"]] == [("orders/cancelled", "too_late")]
-    assert sorted(outcomes[order_ids["split order cancelled"]]) == [("orders/cancelled", "cancelled"),
-                                                                      ("orders/cancelled", "too_late")]
+    assert sorted(outcomes[order_ids["split order cancelled"]]) == [
+        ("orders/cancelled", "cancelled"),
+        ("orders/cancelled", "too_late"),
+    ]
     assert outcomes[order_ids["cancellation delivered twice"]] == [("orders/cancelled", "too_late")]  # one job
     assert {topic for topic, _ in outcomes[order_ids["address changed too late"]]} == {"orders/updated"}
     # Signed webhooks really went through the gunicorn web process: its JSON lines say so.
@@ -134,8 +154,15 @@ def test_sandbox_mode_is_the_default_only_without_a_real_setup():
 
 
 def test_sandbox_processes_see_only_sandbox_settings(tmp_path):
-    base = {"PATH": "/usr/bin", "DATABASE_URL": "postgres://real", "REDIS_URL": "rediss://real", "SHOPIFY_SCOPES": "x",
-            "SHOPIFY_ADMIN_TOKEN": "shpat_real", "GELATO_API_URL": "https://order.gelatoapis.com", "PORT": "80"}
+    base = {
+        "PATH": "/usr/bin",
+        "DATABASE_URL": "postgres://real",
+        "REDIS_URL": "rediss://real",
+        "SHOPIFY_SCOPES": "x",
+        "SHOPIFY_ADMIN_TOKEN": "shpat_real",
+        "GELATO_API_URL": "https://order.gelatoapis.com",
+        "PORT": "80",
+    }
     sandbox = Sandbox(str(tmp_path)).start()
     try:
         env = sandbox.process_env(base, app_url="http://127.0.0.1:5000", redis_url="unix:///tmp/r.sock", port=5000)

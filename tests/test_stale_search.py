@@ -9,7 +9,8 @@ CUSTOMER_NOTE = "Ring twice."
 
 
 def test_search_says_in_production_but_the_order_is_still_passed_so_it_is_cancelled(
-        app, live_app, installed_shop, shopify, gelato, drain, queue):
+    app, live_app, installed_shop, shopify, gelato, drain, queue
+):
     order_id = shopify.add_order(SHOP, note=CUSTOMER_NOTE)
     print_id = gelato.add_order(str(order_id), status="in_production")
     # Gelato's search index lags: it still shows in_production, while the order itself (read by

@@ -55,6 +55,7 @@ def web(app, live_app, tmp_path, monkeypatch):
     process = start("web", env, str(log))
     url = f"http://127.0.0.1:{port}"
     try:
+
         def healthy():
             assert process.poll() is None, log.read_text()
             try:
@@ -141,9 +142,15 @@ def test_stalled_connections_leave_healthz_and_webhooks_answering(web, app, inst
 
             # (b) … and so does a genuine delivery, for a cancellation Shopify really made.
             shopify.cancel_order(SHOP, order_id)
-            seconds, answer = timed(lambda: shopify.send_webhook(
-                web.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id),
-                timeout=ANSWER_WITHIN + 2))
+            seconds, answer = timed(
+                lambda: shopify.send_webhook(
+                    web.url + "/webhooks",
+                    SHOP,
+                    "orders/cancelled",
+                    shopify.order_payload(SHOP, order_id),
+                    timeout=ANSWER_WITHIN + 2,
+                )
+            )
             assert isinstance(answer, requests.Response) and answer.status_code == 200, (answer, web.text())
             assert seconds < ANSWER_WITHIN, f"/webhooks took {seconds:.2f} s with {STALLED} stalled clients"
             # Both answers came while every stalled connection was still being held open.

@@ -23,8 +23,12 @@ UNREACHABLE = {
     "DYNO": "web.1",
 }
 # (what makes the process production, which secret is missing)
-CASES = [("DATABASE_URL", "SECRET_KEY"), ("REDIS_URL", "TOKEN_ENCRYPTION_KEY"), ("DYNO", "SECRET_KEY"),
-         ("DYNO", "TOKEN_ENCRYPTION_KEY")]
+CASES = [
+    ("DATABASE_URL", "SECRET_KEY"),
+    ("REDIS_URL", "TOKEN_ENCRYPTION_KEY"),
+    ("DYNO", "SECRET_KEY"),
+    ("DYNO", "TOKEN_ENCRYPTION_KEY"),
+]
 
 
 def production_env(tmp_path, reason: str, missing: str) -> dict:

@@ -36,8 +36,10 @@ NOT_A_REFUSAL = {
 # a refresh token that is no longer active.
 REFUSALS = {
     "invalid_grant": (400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}),
-    "inactive_refresh_token": (401, {"error": "invalid_request",
-                                     "error_description": "This request requires an active refresh_token"}),
+    "inactive_refresh_token": (
+        401,
+        {"error": "invalid_request", "error_description": "This request requires an active refresh_token"},
+    ),
 }
 
 
@@ -78,8 +80,13 @@ def stored_tokens(app) -> tuple[str, str]:
 
 def shop_tokens(app) -> ShopTokens:
     services = app.extensions["services"]
-    return ShopTokens(SHOP, services.database, services.cipher, services.redis,
-                      TokenEndpoint.from_config(services.config, make_session(), services.timeout))
+    return ShopTokens(
+        SHOP,
+        services.database,
+        services.cipher,
+        services.redis,
+        TokenEndpoint.from_config(services.config, make_session(), services.timeout),
+    )
 
 
 def metric_lines(live_app) -> list[str]:
@@ -88,13 +95,12 @@ def metric_lines(live_app) -> list[str]:
     return response.text.splitlines()
 
 
-
-
 def ran_once_and_failed(live_app, job: str = "mirror_cancellation") -> bool:
     """/metrics counts one failed run of the job and no retried one."""
     lines = metric_lines(live_app)
-    return (f'print_mirror_jobs_total{{job="{job}",outcome="failed"}} 1' in lines
-            and not any(line.startswith(f'print_mirror_jobs_total{{job="{job}",outcome="retried"}}') for line in lines))
+    return f'print_mirror_jobs_total{{job="{job}",outcome="failed"}} 1' in lines and not any(
+        line.startswith(f'print_mirror_jobs_total{{job="{job}",outcome="retried"}}') for line in lines
+    )
 
 
 def graphql_401s(shopify) -> list:
@@ -142,7 +148,8 @@ def test_a_failing_refresh_keeps_using_a_token_that_has_minutes_left(app, live_a
 
 @pytest.mark.parametrize("status, body", list(NOT_A_REFUSAL.values()), ids=list(NOT_A_REFUSAL))
 def test_a_refresh_failure_that_is_no_refusal_keeps_both_tokens_and_the_job_retries(
-        app, live_app, oauth_shop, shopify, gelato, drain, queue, caplog, status, body):
+    app, live_app, oauth_shop, shopify, gelato, drain, queue, caplog, status, body
+):
     before = stored_tokens(app)
     # Expired by our clock: nothing can be sent to Shopify without a refresh.
     move_stored_expiry(app, -timedelta(minutes=61))
@@ -178,7 +185,8 @@ def test_a_refresh_failure_that_is_no_refusal_keeps_both_tokens_and_the_job_retr
 
 @pytest.mark.parametrize("status, body", list(REFUSALS.values()), ids=list(REFUSALS))
 def test_a_refused_refresh_token_marks_needs_reauth_without_retrying(
-        app, live_app, oauth_shop, shopify, gelato, drain, queue, caplog, status, body):
+    app, live_app, oauth_shop, shopify, gelato, drain, queue, caplog, status, body
+):
     before = stored_tokens(app)
     move_stored_expiry(app, -timedelta(minutes=61))
     shopify.fail_next(status, path_regex=TOKEN_PATH, body=body)
@@ -211,7 +219,9 @@ def test_a_401_triggers_exactly_one_refresh_and_the_call_is_repeated(app, live_a
     assert failed_jobs(queue) == []
 
 
-def test_a_second_401_after_refreshing_fails_the_job_without_another_refresh(app, live_app, oauth_shop, shopify, gelato, drain, queue):
+def test_a_second_401_after_refreshing_fails_the_job_without_another_refresh(
+    app, live_app, oauth_shop, shopify, gelato, drain, queue
+):
     shopify.fail_next(401, times=2, path_regex=r"/graphql\.json$", body={"errors": "Invalid API key or access token"})
     cancel_too_late(shopify, gelato, live_app)
     drain()
@@ -308,8 +318,13 @@ def test_custom_app_tokens_never_refresh(app, live_app, installed_shop, shopify,
 def test_refresh_that_finds_the_shop_uninstalled_stores_nothing(app, live_app, oauth_shop, shopify):
     services = app.extensions["services"]
     move_stored_expiry(app, -timedelta(minutes=58))
-    tokens = ShopTokens(SHOP, services.database, services.cipher, services.redis,
-                        TokenEndpoint.from_config(services.config, make_session(), services.timeout))
+    tokens = ShopTokens(
+        SHOP,
+        services.database,
+        services.cipher,
+        services.redis,
+        TokenEndpoint.from_config(services.config, make_session(), services.timeout),
+    )
     shops.uninstall_shop(services.database, SHOP)
     with pytest.raises(shops.ShopNotInstalled):
         tokens.current()
@@ -350,7 +365,6 @@ def test_tokens_reencrypt_moves_every_token_to_the_new_key(app, live_app, oauth_
     assert shop_row(app).access_token == after.access_token
     for application in (new_only, rotating, stranger):
         application.extensions["database"].dispose()
-
 
 
 def test_tokens_refresh_renews_refresh_tokens_before_they_lapse(app, live_app, oauth_shop, shopify):

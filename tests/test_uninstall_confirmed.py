@@ -1,7 +1,7 @@
 """app/uninstalled over real HTTP forgets a shop only once Shopify refuses its token: a replayed signed
 body (any headers, Triggered-At included) cannot uninstall a live shop; no answer is retried, not taken."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, FinishedJobRegistry
@@ -28,8 +28,7 @@ def deliver_uninstall(shopify, live_app, name="Demo", **kwargs):
 def probes(shopify):
     """The shop-id questions the app asked Shopify."""
     # By the document sent: a refused or failed call is recorded before the fake parses it.
-    return [call for call in shopify.calls_matching("POST", GRAPHQL)
-            if "query ShopId" in str((call.json or {}).get("query"))]
+    return [call for call in shopify.calls_matching("POST", GRAPHQL) if "query ShopId" in str((call.json or {}).get("query"))]
 
 
 def job_results(queue):
@@ -37,8 +36,6 @@ def job_results(queue):
     registry = FinishedJobRegistry(QUEUE_NAME, connection=queue.connection)
     jobs = [Job.fetch(job_id, connection=queue.connection) for job_id in registry.get_job_ids()]
     return [job.return_value() for job in jobs if job.func_name == FORGET]
-
-
 
 
 def assert_still_installed(app, shopify, token):
@@ -72,10 +69,9 @@ def test_a_genuine_uninstall_of_an_oauth_shop_tries_the_refresh_first(app, live_
     assert job_results(queue) == [{"shop": SHOP, "result": "uninstalled"}]
 
 
-def test_a_replayed_uninstall_keeps_a_shop_whose_token_works(app, live_app, installed_shop, shopify, drain, queue,
-                                                              caplog):
+def test_a_replayed_uninstall_keeps_a_shop_whose_token_works(app, live_app, installed_shop, shopify, drain, queue, caplog):
     token = shopify.access_tokens(SHOP)[0]
-    deliver_uninstall(shopify, live_app, triggered_at=datetime.now(timezone.utc) + timedelta(days=1))
+    deliver_uninstall(shopify, live_app, triggered_at=datetime.now(UTC) + timedelta(days=1))
     drain()
     assert_still_installed(app, shopify, token)
     assert app.extensions["redis"].exists(installed_key(SHOP))
@@ -98,16 +94,14 @@ def test_a_replayed_uninstall_keeps_an_oauth_shop_and_its_refresh_token(app, liv
 def test_triggered_at_in_a_queued_job_decides_nothing(app, live_app, installed_shop, shopify, drain, queue):
     # Jobs queued before this change still carry triggered_at: it is accepted and ignored both ways.
     token = shopify.access_tokens(SHOP)[0]
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
-    queue.enqueue_call(FORGET, kwargs={"shop": SHOP, "triggered_at": future, "webhook_id": "w-1"},
-                       **job_options(app.config))
+    future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    queue.enqueue_call(FORGET, kwargs={"shop": SHOP, "triggered_at": future, "webhook_id": "w-1"}, **job_options(app.config))
     drain()
     assert_still_installed(app, shopify, token)
 
     shopify.uninstall(SHOP)
-    long_ago = (datetime.now(timezone.utc) - timedelta(days=30)).isoformat()  # before the installation
-    queue.enqueue_call(FORGET, kwargs={"shop": SHOP, "triggered_at": long_ago, "webhook_id": "w-2"},
-                       **job_options(app.config))
+    long_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat()  # before the installation
+    queue.enqueue_call(FORGET, kwargs={"shop": SHOP, "triggered_at": long_ago, "webhook_id": "w-2"}, **job_options(app.config))
     drain()
     assert shop_row(app).status == "uninstalled" and shop_row(app).access_token is None
 
@@ -191,8 +185,10 @@ def test_a_second_uninstall_after_a_reinstall_is_not_taken_for_a_replay(app, liv
     drain()
     assert shop_row(app).status == "uninstalled"
     token = shopify.add_shop(SHOP)
-    assert app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--skip-webhooks"],
-                                        env={"SHOPIFY_ADMIN_TOKEN": token}).exit_code == 0
+    assert (
+        app.test_cli_runner().invoke(args=["shops", "add", SHOP, "--skip-webhooks"], env={"SHOPIFY_ADMIN_TOKEN": token}).exit_code
+        == 0
+    )
     shopify.uninstall(SHOP)
     deliver_uninstall(shopify, live_app)  # enqueued again, not "duplicate"
     drain()

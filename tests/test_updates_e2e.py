@@ -14,12 +14,23 @@ GELATO_WRITES = (("POST", r":cancel$"), ("PATCH", r"^/v4/orders/"), ("POST", r"^
 
 # -- helpers -------------------------------------------------------------------------------------
 
+
 def gelato_address(shopify_order: dict) -> dict:
     """The store order's shipping address as the Gelato integration placed it."""
     a = shopify_order["shipping_address"]
-    return {"firstName": a["first_name"], "lastName": a["last_name"], "companyName": a["company"],
-            "addressLine1": a["address1"], "addressLine2": a["address2"] or "", "city": a["city"], "postCode": a["zip"],
-            "state": a["province_code"], "country": a["country_code"], "phone": a["phone"], "email": "jon@example.com"}
+    return {
+        "firstName": a["first_name"],
+        "lastName": a["last_name"],
+        "companyName": a["company"],
+        "addressLine1": a["address1"],
+        "addressLine2": a["address2"] or "",
+        "city": a["city"],
+        "postCode": a["zip"],
+        "state": a["province_code"],
+        "country": a["country_code"],
+        "phone": a["phone"],
+        "email": "jon@example.com",
+    }
 
 
 def seed(shopify, gelato, status="passed", quantities=(2, 1)):
@@ -56,6 +67,7 @@ def forget_guards(app, order_id):
 
 # -- cheap at the door ---------------------------------------------------------------------------
 
+
 def test_first_update_in_sync_touches_nothing(app, live_app, installed_shop, shopify, gelato, drain):
     order_id, print_id, _ = seed(shopify, gelato)
     shopify.set_order(SHOP, order_id, financial_status="paid")
@@ -70,8 +82,12 @@ def test_note_or_tag_only_update_queues_no_job(app, live_app, installed_shop, sh
     order_id, _, _ = seed(shopify, gelato)
     deliver(shopify, live_app, order_id)
     drain()
-    for change in ({"note": "Call before delivery"}, {"tags": ["vip"]}, {"financial_status": "refunded"},
-                   {"custom_attributes": [{"key": "gift", "value": "yes"}]}):
+    for change in (
+        {"note": "Call before delivery"},
+        {"tags": ["vip"]},
+        {"financial_status": "refunded"},
+        {"custom_attributes": [{"key": "gift", "value": "yes"}]},
+    ):
         shopify.set_order(SHOP, order_id, **change)
         assert deliver(shopify, live_app, order_id) == "no print-relevant change"
         assert queue.count == 0
@@ -111,6 +127,7 @@ def test_wrongly_typed_payloads_are_refused_at_the_door(live_app, installed_shop
 
 # -- too late ------------------------------------------------------------------------------------
 
+
 def test_address_change_when_printed_writes_one_paragraph_and_tag(app, live_app, installed_shop, shopify, gelato, drain):
     order_id, print_id, _ = seed(shopify, gelato, status="printed")
     shopify.set_order(SHOP, order_id, shipping_address=NEW_ADDRESS, tags=["vip"])
@@ -118,7 +135,7 @@ def test_address_change_when_printed_writes_one_paragraph_and_tag(app, live_app,
     drain()
     store_order = shopify.order(SHOP, order_id)
     assert store_order["note"].startswith(CUSTOMER_NOTE + "\n\n")
-    added = store_order["note"][len(CUSTOMER_NOTE):]
+    added = store_order["note"][len(CUSTOMER_NOTE) :]
     assert f"print order {print_id} (printed)" in added
     assert "shipping address changed to Newtown, US" in added
     assert "will ship to the address it was placed with: Shippington, US" in added
@@ -156,7 +173,7 @@ def test_two_different_later_changes_write_two_paragraphs(app, live_app, install
     drain()
     note = shopify.order(SHOP, order_id)["note"]
     assert len(paragraphs_in(note)) == 2
-    first, second = note[len(CUSTOMER_NOTE):].strip().split("\n\n")
+    first, second = note[len(CUSTOMER_NOTE) :].strip().split("\n\n")
     assert "Newtown" in first and "quantity" not in first
     # The second paragraph tells only what is new: the address was told already.
     assert "quantity 2 → 1; the print order will be produced as placed" in second and "Newtown" not in second
@@ -208,6 +225,7 @@ def test_older_job_queued_before_a_newer_one_steps_aside(app, live_app, installe
 
 # -- cancellation through updates ----------------------------------------------------------------
 
+
 def test_cancelled_via_update_and_orders_cancelled_cancel_once(app, live_app, installed_shop, shopify, gelato, drain):
     order_id, print_id, _ = seed(shopify, gelato, status="passed")
     shopify.cancel_order(SHOP, order_id)
@@ -247,6 +265,7 @@ def test_cancelled_too_late_via_both_topics_writes_one_paragraph(app, live_app, 
 
 
 # -- in time -------------------------------------------------------------------------------------
+
 
 def test_all_items_removed_cancels_the_print_order(app, live_app, installed_shop, shopify, gelato, drain):
     order_id, print_id, line_ids = seed(shopify, gelato, status="passed")
@@ -304,6 +323,7 @@ def test_draft_is_patched(app, live_app, installed_shop, shopify, gelato, drain)
 
 # -- cancel and replace --------------------------------------------------------------------------
 
+
 def turn_on_cancel_and_replace(app):
     result = app.test_cli_runner().invoke(args=["shops", "set", SHOP, "--cancel-and-replace"])
     assert result.exit_code == 0, result.output
@@ -322,7 +342,10 @@ def test_cancel_and_replace_places_a_new_order_and_cancels_the_old(app, live_app
     assert new["fulfillmentStatus"] == "created" and new["orderType"] == "order"
     assert new["customerReferenceId"] == old["customerReferenceId"]
     assert (new["shippingAddress"]["addressLine1"], new["shippingAddress"]["city"], new["shippingAddress"]["postCode"]) == (
-        "9 New Road", "Newtown", "40004")
+        "9 New Road",
+        "Newtown",
+        "40004",
+    )
     assert new["shippingAddress"]["email"] == old["shippingAddress"]["email"]
     copied = {i["itemReferenceId"]: (i["productUid"], i["files"], i["quantity"]) for i in new["items"]}
     assert copied == {i["itemReferenceId"]: (i["productUid"], i["files"], 1) for i in old["items"]}
@@ -338,7 +361,9 @@ def test_cancel_and_replace_places_a_new_order_and_cancels_the_old(app, live_app
     assert activity_for(app, order_id)[1:] == [(old_id, "none", "already_canceled"), (new["id"], "compare", "in_sync")]
 
 
-def test_replacement_is_placed_once_when_the_job_fails_after_placing_it(app, live_app, installed_shop, shopify, gelato, drain, queue):
+def test_replacement_is_placed_once_when_the_job_fails_after_placing_it(
+    app, live_app, installed_shop, shopify, gelato, drain, queue
+):
     turn_on_cancel_and_replace(app)
     order_id, old_id, _ = seed(shopify, gelato, status="passed")
     shopify.set_order(SHOP, order_id, shipping_address=NEW_ADDRESS)
@@ -386,6 +411,7 @@ def test_replacement_refused_by_gelato_is_told_on_the_order(app, live_app, insta
 
 
 # -- settings and bad jobs -----------------------------------------------------------------------
+
 
 def test_shops_set_toggles_cancel_and_replace(app, installed_shop):
     runner = app.test_cli_runner()

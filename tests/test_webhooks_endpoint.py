@@ -36,13 +36,25 @@ def test_forged_signature_is_401_and_queues_nothing(live_app, installed_shop, sh
 
 
 def test_old_secret_accepted_during_rotation(redis_client, redis_url, database_url, gelato, shopify):
-    config = app_config(redis_url, database_url, gelato, shopify, SHOPIFY_API_SECRET="rotated-new", SHOPIFY_API_SECRET_OLD=API_SECRET)
+    config = app_config(
+        redis_url, database_url, gelato, shopify, SHOPIFY_API_SECRET="rotated-new", SHOPIFY_API_SECRET_OLD=API_SECRET
+    )
     app = create_app(config)
     with LocalServer(app) as server:
         body = b'{"id": 1}'
         assert post(server.url, body, **{"X-Shopify-Topic": "shop/unknown"}).status_code == 200
-        assert post(server.url, body, **{"X-Shopify-Topic": "shop/unknown", "X-Shopify-Hmac-Sha256": sign(body, "rotated-new")}).status_code == 200
-        assert post(server.url, body, **{"X-Shopify-Topic": "shop/unknown", "X-Shopify-Hmac-Sha256": sign(body, "other")}).status_code == 401
+        assert (
+            post(
+                server.url, body, **{"X-Shopify-Topic": "shop/unknown", "X-Shopify-Hmac-Sha256": sign(body, "rotated-new")}
+            ).status_code
+            == 200
+        )
+        assert (
+            post(
+                server.url, body, **{"X-Shopify-Topic": "shop/unknown", "X-Shopify-Hmac-Sha256": sign(body, "other")}
+            ).status_code
+            == 401
+        )
 
 
 def test_malformed_body_is_400_with_reason(live_app, installed_shop, queue):
@@ -168,7 +180,8 @@ class _StalledBody:
 
 def test_body_that_never_arrives_is_a_quiet_408_counted_as_unverified(app, redis_client, caplog):
     response = app.test_client().post(
-        "/webhooks", headers={"X-Shopify-Topic": "orders/cancelled", "X-Shopify-Hmac-Sha256": "x"},
+        "/webhooks",
+        headers={"X-Shopify-Topic": "orders/cancelled", "X-Shopify-Hmac-Sha256": "x"},
         environ_overrides={"wsgi.input": _StalledBody(), "CONTENT_LENGTH": "1000"},
     )
     assert response.status_code == 408

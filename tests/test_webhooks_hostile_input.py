@@ -21,7 +21,9 @@ json_values = st.recursive(
     max_leaves=30,
 )
 # Newlines cannot travel in an HTTP header at all; everything else printable can.
-header_text = st.text(alphabet=string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", ""), max_size=80)
+header_text = st.text(
+    alphabet=string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", ""), max_size=80
+)
 topics = st.sampled_from(["orders/cancelled", "orders/updated", "app/uninstalled", "products/update", "", "ORDERS/CANCELLED"])
 shops = st.sampled_from([SHOP, "evil.com", "x.myshopify.com.evil.com", "", "127.0.0.1", "other.myshopify.com"])
 
@@ -38,10 +40,16 @@ def _post(client, body: bytes, headers: dict):
 @SETTINGS
 @given(body=st.binary(max_size=2000), topic=topics, shop=shops, webhook_id=header_text, signature=header_text)
 def test_unsigned_garbage_never_5xx_never_queued(client, queue, body, topic, shop, webhook_id, signature):
-    response = _post(client, body, {
-        "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": shop, "X-Shopify-Webhook-Id": webhook_id,
-        "X-Shopify-Hmac-Sha256": signature,
-    })
+    response = _post(
+        client,
+        body,
+        {
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": shop,
+            "X-Shopify-Webhook-Id": webhook_id,
+            "X-Shopify-Hmac-Sha256": signature,
+        },
+    )
     assert response.status_code == 401
     assert queue.count == 0
 
@@ -51,10 +59,16 @@ def test_unsigned_garbage_never_5xx_never_queued(client, queue, body, topic, sho
 def test_signed_arbitrary_json_never_5xx_and_jobs_only_for_valid_orders(client, queue, payload, topic, shop, webhook_id):
     body = json.dumps(payload).encode()
     before = queue.count
-    response = _post(client, body, {
-        "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": shop, "X-Shopify-Webhook-Id": str(webhook_id),
-        "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
-    })
+    response = _post(
+        client,
+        body,
+        {
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": shop,
+            "X-Shopify-Webhook-Id": str(webhook_id),
+            "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
+        },
+    )
     assert response.status_code < 500
     if queue.count > before:
         assert response.status_code == 200
@@ -82,21 +96,36 @@ def test_wrong_types_in_known_fields(client, queue, shopify, field, value, encod
     except UnicodeEncodeError:
         body = text.encode("utf-8", "surrogatepass")
     for topic in ("orders/cancelled", "orders/updated"):
-        response = _post(client, body, {
-            "X-Shopify-Topic": topic, "X-Shopify-Shop-Domain": SHOP, "X-Shopify-Webhook-Id": f"{webhook_id}-{topic}",
-            "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
-        })
+        response = _post(
+            client,
+            body,
+            {
+                "X-Shopify-Topic": topic,
+                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Webhook-Id": f"{webhook_id}-{topic}",
+                "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
+            },
+        )
         assert response.status_code < 500, (topic, payload, response.get_json())
         assert response.status_code in (200, 400)
 
 
 def test_huge_and_deeply_nested_json(client, queue):
-    for body in (b"[" * 50_000 + b"]" * 50_000, json.dumps({"id": 1, "x": [[[[[[]]]]]] * 10000}).encode(),
-                 b'{"id": 1, "a": "' + "é".encode() * 400_000 + b'"}'):
-        response = _post(client, body, {
-            "X-Shopify-Topic": "orders/cancelled", "X-Shopify-Shop-Domain": SHOP, "X-Shopify-Webhook-Id": "deep",
-            "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
-        })
+    for body in (
+        b"[" * 50_000 + b"]" * 50_000,
+        json.dumps({"id": 1, "x": [[[[[[]]]]]] * 10000}).encode(),
+        b'{"id": 1, "a": "' + "é".encode() * 400_000 + b'"}',
+    ):
+        response = _post(
+            client,
+            body,
+            {
+                "X-Shopify-Topic": "orders/cancelled",
+                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Webhook-Id": "deep",
+                "X-Shopify-Hmac-Sha256": sign(body, API_SECRET),
+            },
+        )
         assert response.status_code in (200, 400, 413)
     assert queue.count <= 1
 

@@ -8,7 +8,10 @@ from plugin.dev.procfile import process_env, start, stop, wait_until
 from tests.conftest import SHOP, paragraphs_in
 
 FAST_RECOVERY = {
-    "JOB_HEARTBEAT_TTL": "2", "WORKER_MAINTENANCE_INTERVAL": "1", "ORDER_LOCK_SECONDS": "2", "RETRY_INTERVALS": "1,1,1",
+    "JOB_HEARTBEAT_TTL": "2",
+    "WORKER_MAINTENANCE_INTERVAL": "1",
+    "ORDER_LOCK_SECONDS": "2",
+    "RETRY_INTERVALS": "1,1,1",
 }
 
 
@@ -28,7 +31,9 @@ def test_sigkill_mid_job_reruns_without_doing_anything_twice(app, live_app, inst
     second = None
     try:
         shopify.cancel_order(SHOP, order_id)
-        response = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
+        response = shopify.send_webhook(
+            live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id)
+        )
         assert response.status_code == 200
         assert cancel_arrived.wait(timeout=30), (tmp_path / "first.log").read_text()
         os.killpg(first.pid, signal.SIGKILL)

@@ -77,8 +77,9 @@ def test_renewal_thread_records_a_definite_loss_so_check_fails_fast(redis_client
 
 def test_a_nested_token_lock_does_not_replace_the_order_fence(redis_client):
     with order_lock(redis_client, SHOP, ORDER_ID, lease_seconds=10) as lease:
-        with leased_lock(redis_client, f"print-mirror:lock:token:{SHOP}", lease_seconds=10, wait_seconds=1,
-                         what=f"the token of {SHOP}"):
+        with leased_lock(
+            redis_client, f"print-mirror:lock:token:{SHOP}", lease_seconds=10, wait_seconds=1, what=f"the token of {SHOP}"
+        ):
             assert write_fence.current() is lease
             take_over(redis_client, KEY)
             with pytest.raises(TransientError):
@@ -125,7 +126,8 @@ def job_failures(caplog) -> list[dict]:
 
 
 def test_job_that_lost_its_lock_makes_no_cancel_and_its_retry_cancels_once(
-        app, live_app, installed_shop, shopify, gelato, drain, redis_client, queue, caplog):
+    app, live_app, installed_shop, shopify, gelato, drain, redis_client, queue, caplog
+):
     order_id = shopify.add_order(SHOP)
     print_id = gelato.add_order(str(order_id), status="passed")
     key = f"{LOCK_KEY_PREFIX}{SHOP}:{order_id}"
@@ -158,7 +160,8 @@ def test_job_that_lost_its_lock_makes_no_cancel_and_its_retry_cancels_once(
 
 
 def test_job_that_lost_its_lock_makes_no_shopify_mutation_and_its_retry_notes_once(
-        app, live_app, installed_shop, shopify, gelato, drain, redis_client, queue, caplog):
+    app, live_app, installed_shop, shopify, gelato, drain, redis_client, queue, caplog
+):
     customer_note = "Leave it with the neighbour."
     order_id = shopify.add_order(SHOP, note=customer_note)
     print_id = gelato.add_order(str(order_id), status="in_production")

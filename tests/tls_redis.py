@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import ssl
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -20,7 +20,7 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
     """Write a throwaway certificate for 127.0.0.1 and its key; returns (cert path, key path)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "self-signed test redis")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -94,7 +94,8 @@ class TlsRedisProxy:
         self._writers.update((client_writer, upstream_writer))
         try:
             await asyncio.gather(
-                self._pump(client_reader, upstream_writer), self._pump(upstream_reader, client_writer),
+                self._pump(client_reader, upstream_writer),
+                self._pump(upstream_reader, client_writer),
                 return_exceptions=True,
             )
         finally:

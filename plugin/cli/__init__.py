@@ -33,9 +33,14 @@ _SHOPS_ADD_EPILOG = (
 
 @shops_cli.command("add", epilog=_SHOPS_ADD_EPILOG)
 @click.argument("shop")
-@click.option("--token", envvar=ADMIN_TOKEN_VARIABLE, show_envvar=True, metavar="TOKEN",
-              help=f"The custom app's Admin API access token. Prefer the {ADMIN_TOKEN_VARIABLE} environment "
-                   "variable: a command-line argument shows in `ps` and in shell history.")
+@click.option(
+    "--token",
+    envvar=ADMIN_TOKEN_VARIABLE,
+    show_envvar=True,
+    metavar="TOKEN",
+    help=f"The custom app's Admin API access token. Prefer the {ADMIN_TOKEN_VARIABLE} environment "
+    "variable: a command-line argument shows in `ps` and in shell history.",
+)
 @click.option("--skip-webhooks", is_flag=True, help="Store the shop only; do not register webhooks.")
 def shops_add(shop: str, token: str | None, skip_webhooks: bool) -> None:
     """Install SHOP with a custom app's admin token (from SHOPIFY_ADMIN_TOKEN) and register its webhooks."""
@@ -67,8 +72,11 @@ def _admin_token(token: str | None) -> str:
         raise click.UsageError(f"no admin token: set {ADMIN_TOKEN_VARIABLE} in the environment (or pass --token)")
     if click.get_current_context().get_parameter_source("token") == ParameterSource.COMMANDLINE:
         # Still accepted (scripts rely on it), but the operator should know where the token now lingers.
-        click.echo(f"warning: --token puts the admin token in `ps` output and shell history; set "
-                   f"{ADMIN_TOKEN_VARIABLE} in the environment instead", err=True)
+        click.echo(
+            f"warning: --token puts the admin token in `ps` output and shell history; set "
+            f"{ADMIN_TOKEN_VARIABLE} in the environment instead",
+            err=True,
+        )
     return token.strip()
 
 
@@ -94,8 +102,11 @@ def shops_remove(shop: str) -> None:
         forget_installed(services.redis, shop.lower())
     except redis.RedisError as exc:
         # The shop is gone from the database; its mark lapses by itself within INSTALLED_MARK_TTL.
-        click.echo(f"warning: Redis unavailable ({type(exc).__name__}); webhooks may still queue jobs"
-                   " for a few minutes, which will find the shop gone", err=True)
+        click.echo(
+            f"warning: Redis unavailable ({type(exc).__name__}); webhooks may still queue jobs"
+            " for a few minutes, which will find the shop gone",
+            err=True,
+        )
     click.echo(f"removed {shop.lower()}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
@@ -20,7 +20,7 @@ COLUMNS = ("time (UTC)", "shop", "store order", "print order", "topic", "status 
 def parse_since(value: str, now: datetime | None = None) -> datetime:
     """A UTC datetime from "30m", "2h", "7d" (ago) or an ISO date/time (UTC unless it has an offset)."""
     text = value.strip()
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     relative = _RELATIVE.match(text.lower())
     if relative:
         amount, unit = relative.groups()
@@ -29,7 +29,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: use e.g. 30m, 2h, 7d or 2026-11-27T10:00") from exc
-    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def activity_rows(rows) -> list[tuple[str, ...]]:
@@ -40,13 +40,19 @@ def activity_rows(rows) -> list[tuple[str, ...]]:
 
     cells = []
     for row in rows:
-        moment = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=timezone.utc)
+        moment = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
         detail = " ".join(part for part in (row.error, row.detail) if part)
         cells.append(
             (
-                moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-                cell(row.shop), cell(row.store_order_id), cell(row.print_order_id), cell(row.topic),
-                cell(row.status_seen), cell(row.action), cell(row.outcome), cell(detail[:120]),
+                moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                cell(row.shop),
+                cell(row.store_order_id),
+                cell(row.print_order_id),
+                cell(row.topic),
+                cell(row.status_seen),
+                cell(row.action),
+                cell(row.outcome),
+                cell(detail[:120]),
             )
         )
     return cells
@@ -70,8 +76,11 @@ def activity_command(shop: str | None, order_id: str | None, since: str | None, 
     since_at = parse_since(since) if since else None
     try:
         rows = activity.latest(
-            get_services().database, shop=shop.strip().lower() if shop else None,
-            order_id=order_id.strip() if order_id else None, since=since_at, limit=limit,
+            get_services().database,
+            shop=shop.strip().lower() if shop else None,
+            order_id=order_id.strip() if order_id else None,
+            since=since_at,
+            limit=limit,
         )
     except SQLAlchemyError as exc:
         raise click.ClickException(

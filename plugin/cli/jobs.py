@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timezone
+from datetime import UTC
 
 import click
 from flask.cli import AppGroup
@@ -31,10 +31,16 @@ def failed_job_rows(registry: FailedJobRegistry) -> list[tuple[str, ...]]:
         if job is None:  # expired between listing and fetching
             continue
         kwargs = job.kwargs or {}
-        ended = job.ended_at.replace(tzinfo=job.ended_at.tzinfo or timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-"
+        ended = job.ended_at.replace(tzinfo=job.ended_at.tzinfo or UTC).strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-"
         rows.append(
-            (job.id, ended, (job.func_name or "-").rsplit(".", 1)[-1], str(kwargs.get("shop") or "-"),
-             str(kwargs.get("order_id") or "-"), _error_line(job))
+            (
+                job.id,
+                ended,
+                (job.func_name or "-").rsplit(".", 1)[-1],
+                str(kwargs.get("shop") or "-"),
+                str(kwargs.get("order_id") or "-"),
+                _error_line(job),
+            )
         )
     return rows
 

@@ -35,8 +35,13 @@ def tokens_reencrypt() -> None:
 
 
 @tokens_cli.command("refresh")
-@click.option("--within-days", default=DEFAULT_WITHIN_DAYS, show_default=True, type=click.IntRange(min=0),
-              help="Refresh shops whose refresh token expires within this many days.")
+@click.option(
+    "--within-days",
+    default=DEFAULT_WITHIN_DAYS,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Refresh shops whose refresh token expires within this many days.",
+)
 def tokens_refresh(within_days: int) -> None:
     """Refresh OAuth tokens whose refresh token is about to lapse (schedule this daily)."""
     services = get_services()

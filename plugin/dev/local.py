@@ -48,10 +48,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--sandbox", action="store_true", help="force sandbox mode (refused when credentials are set)")
     mode.add_argument("--no-sandbox", action="store_true", help="never sandbox mode, even without credentials")
-    mode.add_argument("--demo-only", action="store_true",
-                      help="sandbox mode: run the demo, print the table and exit (status 1 if an outcome is unexpected)")
-    parser.add_argument("--port", type=int, default=None,
-                        help=f"web port (default $PORT or {DEFAULT_PORT}; 0 picks a free one)")
+    mode.add_argument(
+        "--demo-only",
+        action="store_true",
+        help="sandbox mode: run the demo, print the table and exit (status 1 if an outcome is unexpected)",
+    )
+    parser.add_argument("--port", type=int, default=None, help=f"web port (default $PORT or {DEFAULT_PORT}; 0 picks a free one)")
     return parser.parse_args(argv)
 
 
@@ -93,8 +95,11 @@ def run_real(args: argparse.Namespace, environ: dict) -> int:
     env["PORT"] = str(port)
     env.setdefault("APP_URL", f"http://127.0.0.1:{port}")
     children = {name: subprocess.Popen(command, env=env, cwd=ROOT) for name, command in _processes(port).items()}
-    print(f"print-order mirror running: web on {env['APP_URL']} (webhooks at /webhooks, health at /healthz, "
-          "metrics at /metrics), worker draining the queue. Ctrl-C stops both.", flush=True)
+    print(
+        f"print-order mirror running: web on {env['APP_URL']} (webhooks at /webhooks, health at /healthz, "
+        "metrics at /metrics), worker draining the queue. Ctrl-C stops both.",
+        flush=True,
+    )
     try:
         return _serve(children)
     finally:
@@ -129,8 +134,7 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
         _wait_until_healthy(app_url, children, logs)
         from plugin.dev.sandbox_demo import Demo, render
 
-        print("demo: sending signed webhooks to /webhooks; the worker mirrors them to the simulated Gelato …",
-              flush=True)
+        print("demo: sending signed webhooks to /webhooks; the worker mirrors them to the simulated Gelato …", flush=True)
         results = Demo(sandbox, app_url, connection).run()
         print()
         print(render(results), flush=True)
@@ -161,7 +165,10 @@ def _install_shop(sandbox: Sandbox, env: dict) -> None:
     """Install the sandbox shop through the real `flask --app plugin shops add` (token via the environment)."""
     completed = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "plugin", "shops", "add", sandbox.shop],
-        env={**env, "SHOPIFY_ADMIN_TOKEN": sandbox.shop_token}, cwd=ROOT, capture_output=True, text=True,
+        env={**env, "SHOPIFY_ADMIN_TOKEN": sandbox.shop_token},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
         timeout=STARTUP_SECONDS,
     )
     if completed.returncode != 0:

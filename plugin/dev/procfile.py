@@ -26,8 +26,17 @@ def process_env(app_config: dict, **extra) -> dict:
     """An environment carrying the app's configuration, with the venv's bin first on PATH."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SHOPIFY_", "GELATO_"))}
     names = (
-        "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SHOPIFY_ADMIN_URL", "GELATO_API_URL", "GELATO_API_KEY",
-        "REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "RETRY_INTERVALS", "APP_URL",
+        "SHOPIFY_API_KEY",
+        "SHOPIFY_API_SECRET",
+        "SHOPIFY_ADMIN_URL",
+        "GELATO_API_URL",
+        "GELATO_API_KEY",
+        "REDIS_URL",
+        "DATABASE_URL",
+        "SECRET_KEY",
+        "TOKEN_ENCRYPTION_KEY",
+        "RETRY_INTERVALS",
+        "APP_URL",
         "RECONCILE_INTERVAL",
     )
     env.update({name: str(app_config[name]) for name in names if app_config.get(name) not in (None, "")})
@@ -46,7 +55,11 @@ def start_command(command: str, env: dict, log_path: str) -> subprocess.Popen:
     """Start a command line through the shell, in its own process group, with output to log_path."""
     log = open(log_path, "ab")
     return subprocess.Popen(
-        ["/bin/sh", "-c", f"exec {command}"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        ["/bin/sh", "-c", f"exec {command}"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
 

@@ -16,7 +16,11 @@ SANDBOX_FOLDER = "sandbox"  # under the instance folder: its own SQLite, Redis a
 SANDBOX_API_KEY = "sandbox-api-key"
 # Any of these set means a real store or a real Gelato account is configured.
 CREDENTIAL_VARIABLES = (
-    "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SHOPIFY_API_SECRET_OLD", "GELATO_API_KEY", "SHOPIFY_ADMIN_TOKEN",
+    "SHOPIFY_API_KEY",
+    "SHOPIFY_API_SECRET",
+    "SHOPIFY_API_SECRET_OLD",
+    "GELATO_API_KEY",
+    "SHOPIFY_ADMIN_TOKEN",
 )
 # Settings the sandbox replaces for its web and worker processes; a real value must never leak in.
 _REPLACED_PREFIXES = ("SHOPIFY_", "GELATO_")
@@ -117,10 +121,7 @@ class Sandbox:
 
     def process_env(self, base: Mapping[str, str], *, app_url: str, redis_url: str, port: int) -> dict[str, str]:
         """The environment of the sandbox's web and worker processes: everything points at the fakes."""
-        env = {
-            key: value for key, value in base.items()
-            if not key.startswith(_REPLACED_PREFIXES) and key not in _REPLACED
-        }
+        env = {key: value for key, value in base.items() if not key.startswith(_REPLACED_PREFIXES) and key not in _REPLACED}
         env.update(
             {
                 "INSTANCE_PATH": self.instance_path,

@@ -41,13 +41,10 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("cancelled in time", CANCEL, ("passed",), ("canceled",), "print-cancelled", 0),
-    Scenario("cancelled too late", CANCEL, ("in_production",), ("in_production",), "print-cancel-too-late", 1,
-             CUSTOMER_NOTE),
-    Scenario("split order cancelled", CANCEL, ("passed", "shipped"), ("canceled", "shipped"),
-             "print-cancel-too-late", 1),
+    Scenario("cancelled too late", CANCEL, ("in_production",), ("in_production",), "print-cancel-too-late", 1, CUSTOMER_NOTE),
+    Scenario("split order cancelled", CANCEL, ("passed", "shipped"), ("canceled", "shipped"), "print-cancel-too-late", 1),
     Scenario("address changed too late", ADDRESS_CHANGE, ("printed",), ("printed",), "print-change-too-late", 1),
-    Scenario("cancellation delivered twice", DUPLICATE, ("printed",), ("printed",), "print-cancel-too-late", 1,
-             CUSTOMER_NOTE),
+    Scenario("cancellation delivered twice", DUPLICATE, ("printed",), ("printed",), "print-cancel-too-late", 1, CUSTOMER_NOTE),
 )
 
 
@@ -70,7 +67,7 @@ class Result:
         """What the app appended to the note (the customer's note removed)."""
         note = self.note or ""
         customer = self.scenario.customer_note or ""
-        return (note[len(customer):] if customer and note.startswith(customer) else note).strip()
+        return (note[len(customer) :] if customer and note.startswith(customer) else note).strip()
 
     @property
     def paragraphs(self) -> int:
@@ -134,8 +131,9 @@ class Demo:
         address = gelato_address(order["shipping_address"], order["email"])
         line_items = [str(item["id"]) for item in order["line_items"]]
         if len(statuses) == 1:
-            gelato.add_order(reference, status=statuses[0], items=[{"itemReferenceId": i} for i in line_items],
-                             shipping_address=address)
+            gelato.add_order(
+                reference, status=statuses[0], items=[{"itemReferenceId": i} for i in line_items], shipping_address=address
+            )
             return
         parts = [[{"itemReferenceId": line_items[i % len(line_items)]}] for i in range(len(statuses))]
         gelato.add_split_order(reference, statuses=list(statuses), items=parts, shipping_address=address)
@@ -144,8 +142,9 @@ class Demo:
         """Deliver a signed webhook like Shopify does; note the app's answer and the job it queued."""
         store, shop = self.sandbox.store, self.sandbox.shop
         webhook_id = webhook_id or str(uuid.uuid4())
-        response = store.send_webhook(self.webhooks_url, shop, topic, store.order_payload(shop, result.order_id),
-                                      webhook_id=webhook_id)
+        response = store.send_webhook(
+            self.webhooks_url, shop, topic, store.order_payload(shop, result.order_id), webhook_id=webhook_id
+        )
         try:
             answer = str(response.json().get("message", ""))
         except ValueError:
@@ -211,16 +210,31 @@ class Demo:
 def gelato_address(address: dict, email: str) -> dict:
     """A Shopify REST shipping address in Gelato's field names."""
     return {
-        "firstName": address.get("first_name") or "", "lastName": address.get("last_name") or "",
-        "companyName": address.get("company") or "", "addressLine1": address.get("address1") or "",
-        "addressLine2": address.get("address2") or "", "city": address.get("city") or "",
-        "postCode": address.get("zip") or "", "state": address.get("province_code") or "",
-        "country": address.get("country_code") or "", "email": email, "phone": address.get("phone") or "",
+        "firstName": address.get("first_name") or "",
+        "lastName": address.get("last_name") or "",
+        "companyName": address.get("company") or "",
+        "addressLine1": address.get("address1") or "",
+        "addressLine2": address.get("address2") or "",
+        "city": address.get("city") or "",
+        "postCode": address.get("zip") or "",
+        "state": address.get("province_code") or "",
+        "country": address.get("country_code") or "",
+        "email": email,
+        "phone": address.get("phone") or "",
     }
 
 
-TABLE_COLUMNS = ("#", "what happened in the store", "store order", "order id", "print order", "print status",
-                 "order note", "tags", "outcome")
+TABLE_COLUMNS = (
+    "#",
+    "what happened in the store",
+    "store order",
+    "order id",
+    "print order",
+    "print status",
+    "order note",
+    "tags",
+    "outcome",
+)
 
 
 def render(results: list[Result]) -> str:
@@ -234,8 +248,18 @@ def render(results: list[Result]) -> str:
         first = True
         for print_id, status in result.print_orders or [("-", "-")]:
             rows.append(
-                (str(number), result.scenario.title, result.order_name, str(result.order_id), _short(print_id),
-                 status, note, ", ".join(result.tags) or "-", outcome) if first
+                (
+                    str(number),
+                    result.scenario.title,
+                    result.order_name,
+                    str(result.order_id),
+                    _short(print_id),
+                    status,
+                    note,
+                    ", ".join(result.tags) or "-",
+                    outcome,
+                )
+                if first
                 else ("", "", "", "", _short(print_id), status, "", "", "")
             )
             first = False

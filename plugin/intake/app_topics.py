@@ -14,7 +14,6 @@ REDACT_CUSTOMER = "jobs.privacy.redact_customer"
 REDACT_SHOP = "jobs.privacy.redact_shop"
 
 
-
 def app_uninstalled(delivery: Delivery) -> JobRequest:
     """The merchant removed the app: mark the shop uninstalled and delete its tokens."""
     # The payload is the Shop resource; its myshopify_domain must be the signed-for shop. No

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
@@ -20,6 +20,13 @@ EVENT_ID_HEADER = "X-Shopify-Event-Id"
 API_VERSION_HEADER = "X-Shopify-API-Version"
 TRIGGERED_AT_HEADER = "X-Shopify-Triggered-At"
 MAX_HEADER_LENGTH = 255
+
+
+class Headers(Protocol):
+    """Request headers looked up case-insensitively (Werkzeug's Headers, or a test's mapping)."""
+
+    def get(self, key: str, /) -> str | None:
+        """The header's value, or None."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class Rejection(Exception):
         self.reason = reason
 
 
-def parse_delivery(headers: Mapping[str, str], body: bytes, secrets: list[str]) -> Delivery:
+def parse_delivery(headers: Headers, body: bytes, secrets: list[str]) -> Delivery:
     """Verify the signature over the raw body, then check headers and the JSON object body."""
     if not secrets:
         # Without a secret nothing can be verified; refuse rather than accept everything.
@@ -89,14 +96,14 @@ def digest_of(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
-def _required_header(headers: Mapping[str, str], name: str) -> str:
+def _required_header(headers: Headers, name: str) -> str:
     value = _optional_header(headers, name)
     if not value:
         raise Rejection(400, f"missing {name} header")
     return value
 
 
-def _optional_header(headers: Mapping[str, str], name: str) -> str | None:
+def _optional_header(headers: Headers, name: str) -> str | None:
     value = headers.get(name)
     if value is None:
         return None

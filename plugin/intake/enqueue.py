@@ -93,7 +93,7 @@ count('enqueued')
 return {'enqueued'}
 """
 # Bytes, so no client is needed to hash it; redis-py sends EVALSHA and loads it again after NOSCRIPT.
-_ENQUEUE_SCRIPT = Script(None, _SCRIPT.encode())
+_ENQUEUE_SCRIPT = Script(None, _SCRIPT.encode())  # type: ignore[arg-type]  # the client comes with each call
 
 
 class EnqueueOutcome(enum.Enum):
@@ -155,8 +155,14 @@ def enqueue_once(
     job_id = str(uuid.uuid4())
     commands = _job_writes(queue, delivery, request, job_id, job_options)
     guards = request.guards
-    keys = [dedupe_key(delivery), body_dedupe_key(delivery) or "", installed_key(delivery.shop),
-            tally.key if tally else "", *(guard.key for guard in guards), *(command[1] for command in commands)]
+    keys = [
+        dedupe_key(delivery),
+        body_dedupe_key(delivery) or "",
+        installed_key(delivery.shop),
+        tally.key if tally else "",
+        *(guard.key for guard in guards),
+        *(command[1] for command in commands),
+    ]
     args: list = [job_id, dedupe_ttl, installed.value, INSTALLED_MARK_TTL, tally.field_prefix if tally else "", len(guards)]
     for guard in guards:
         args += [guard.rule.value, guard.value, guard.ttl]

@@ -21,10 +21,21 @@ class GuardRule(enum.Enum):
 class Guard(Protocol):
     """A compare-and-set on one Redis key, checked and recorded atomically with the enqueue."""
 
-    key: str
-    value: str
-    ttl: int
-    rule: GuardRule
+    @property
+    def key(self) -> str:
+        """The Redis key compared and set."""
+
+    @property
+    def value(self) -> str:
+        """This delivery's value for the key."""
+
+    @property
+    def ttl(self) -> int:
+        """Seconds the key lives once set."""
+
+    @property
+    def rule(self) -> GuardRule:
+        """How the value compares with the stored one."""
 
     def reason(self, stored: str) -> str:
         """Why the job was not enqueued, given the value stored under the key."""
@@ -65,7 +76,7 @@ class TopicRegistry:
     routes: dict[str, Route] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, *routes: Route) -> "TopicRegistry":
+    def of(cls, *routes: Route) -> TopicRegistry:
         """A registry holding routes; a topic named twice is a programming error."""
         registry = cls()
         for route in routes:

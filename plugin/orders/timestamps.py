@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from plugin.errors import InvalidOrder
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_timestamp(value: object, where: str = "timestamp") -> datetime:
@@ -25,7 +25,7 @@ def parse_timestamp(value: object, where: str = "timestamp") -> datetime:
 
 def as_utc(value: datetime) -> datetime:
     """An aware UTC datetime; a naive one is taken as UTC (SQLite hands stored UTC times back naive)."""
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def as_micros(moment: datetime) -> int:

@@ -83,10 +83,16 @@ class GelatoClient:
         """POST /v4/orders/{id}:cancel: 200 cancelled, 409 refused, 404 not found."""
         write_fence.check()  # a job that lost its order lock must not write (plugin/write_fence.py)
         response = self._request("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel", what="Gelato cancel")
-        return _result_of(response, "Gelato cancel", {
-            200: CancelResult.CANCELLED, 204: CancelResult.CANCELLED,
-            409: CancelResult.REFUSED, 404: CancelResult.NOT_FOUND,
-        })
+        return _result_of(
+            response,
+            "Gelato cancel",
+            {
+                200: CancelResult.CANCELLED,
+                204: CancelResult.CANCELLED,
+                409: CancelResult.REFUSED,
+                404: CancelResult.NOT_FOUND,
+            },
+        )
 
     def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
         """PATCH /v4/orders/{id} (drafts only): 200 patched, 409 refused (not a draft), 404 not found."""
@@ -100,9 +106,15 @@ class GelatoClient:
             return PatchResult.PATCHED
         write_fence.check()
         response = self._request("PATCH", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato patch draft", json=body)
-        return _result_of(response, "Gelato patch draft", {
-            200: PatchResult.PATCHED, 409: PatchResult.REFUSED, 404: PatchResult.NOT_FOUND,
-        })
+        return _result_of(
+            response,
+            "Gelato patch draft",
+            {
+                200: PatchResult.PATCHED,
+                409: PatchResult.REFUSED,
+                404: PatchResult.NOT_FOUND,
+            },
+        )
 
     def create_order(self, order: NewPrintOrder) -> PrintOrder:
         """POST /v4/orders: place a print order; any 4xx is permanent (Gelato refused the order)."""

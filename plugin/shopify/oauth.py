@@ -81,12 +81,14 @@ def begin_install():
     except redis.RedisError as exc:
         raise _unavailable("Redis", exc) from exc
     config = current_app.config
-    query = urlencode({
-        "client_id": config["SHOPIFY_API_KEY"],
-        "scope": config["SHOPIFY_SCOPES"],
-        "redirect_uri": callback_url(config),
-        "state": state,
-    })
+    query = urlencode(
+        {
+            "client_id": config["SHOPIFY_API_KEY"],
+            "scope": config["SHOPIFY_SCOPES"],
+            "redirect_uri": callback_url(config),
+            "state": state,
+        }
+    )
     log_event("oauth", step="begin_install", result="redirected", shop=shop)
     return redirect(f"{admin_base_url(config['SHOPIFY_ADMIN_URL'], shop)}/admin/oauth/authorize?{query}", 302)
 
@@ -98,8 +100,12 @@ def finish_install():
     params = _query_params(request.args)
     for name in ("code", "state"):
         if not params.get(name):
-            raise Refusal(400, "Installation link incomplete", f"Shopify's answer lacks '{name}'. "
-                          "Start the installation again from your Shopify admin.", f"missing {name}")
+            raise Refusal(
+                400,
+                "Installation link incomplete",
+                f"Shopify's answer lacks '{name}'. Start the installation again from your Shopify admin.",
+                f"missing {name}",
+            )
     shop = _checked_shop(params)
     _check_signature(params, max_age=CALLBACK_MAX_AGE)
     services = get_services()
@@ -108,25 +114,39 @@ def finish_install():
     except redis.RedisError as exc:
         raise _unavailable("Redis", exc) from exc
     if not state_ok:
-        raise Refusal(403, "Installation link expired or already used",
-                      "This installation link was already used, has expired, or belongs to another "
-                      "store. Start the installation again from your Shopify admin.", "state invalid")
+        raise Refusal(
+            403,
+            "Installation link expired or already used",
+            "This installation link was already used, has expired, or belongs to another "
+            "store. Start the installation again from your Shopify admin.",
+            "state invalid",
+        )
     grant = _exchange_code(services, shop, params["code"])
     _check_granted_scopes(grant.scopes)
     try:
         shops.install_shop(
-            services.database, services.cipher, shop, grant.access_token,
-            token_kind=shops.OAUTH, scopes=grant.scopes,
+            services.database,
+            services.cipher,
+            shop,
+            grant.access_token,
+            token_kind=shops.OAUTH,
+            scopes=grant.scopes,
             access_token_expires_at=grant.access_token_expires_at,
-            refresh_token=grant.refresh_token, refresh_token_expires_at=grant.refresh_token_expires_at,
+            refresh_token=grant.refresh_token,
+            refresh_token_expires_at=grant.refresh_token_expires_at,
         )
     except SQLAlchemyError as exc:
         raise _unavailable("the database", exc) from exc
-    log_event("oauth", step="finish_install", result="installed", shop=shop, scopes=grant.scopes,
-              expiring=grant.access_token_expires_at is not None)
+    log_event(
+        "oauth",
+        step="finish_install",
+        result="installed",
+        shop=shop,
+        scopes=grant.scopes,
+        expiring=grant.access_token_expires_at is not None,
+    )
     topics = _register_webhooks(services, shop)
-    return render_template("installed.html", shop=shop, topics=topics,
-                           address=webhook_address(current_app.config))
+    return render_template("installed.html", shop=shop, topics=topics, address=webhook_address(current_app.config))
 
 
 def callback_url(config) -> str:
@@ -137,9 +157,12 @@ def callback_url(config) -> str:
 def _require_app_credentials() -> None:
     config = current_app.config
     if not config["SHOPIFY_API_KEY"] or not config["SHOPIFY_API_SECRET"]:
-        raise Refusal(500, "The app is not configured",
-                      "The app's operator has not set SHOPIFY_API_KEY and SHOPIFY_API_SECRET yet.",
-                      "app credentials not configured")
+        raise Refusal(
+            500,
+            "The app is not configured",
+            "The app's operator has not set SHOPIFY_API_KEY and SHOPIFY_API_SECRET yet.",
+            "app credentials not configured",
+        )
 
 
 def _query_params(args: MultiDict) -> dict:
@@ -153,8 +176,7 @@ def _query_params(args: MultiDict) -> dict:
             params[key] = values[0]
         else:
             # Which of two values would the signature cover? Refuse rather than guess.
-            raise Refusal(400, "Installation link malformed", f"The parameter '{key[:40]}' appears twice.",
-                          "duplicate parameter")
+            raise Refusal(400, "Installation link malformed", f"The parameter '{key[:40]}' appears twice.", "duplicate parameter")
     return params
 
 
@@ -162,28 +184,38 @@ def _checked_shop(params: dict) -> str:
     """The shop parameter, validated before any URL is built from it."""
     shop = params.get("shop")
     if not is_valid_shop_domain(shop):
-        raise Refusal(400, "Not a Shopify store address",
-                      "The 'shop' parameter must be your store's address of the form "
-                      "your-store.myshopify.com. Start the installation from your Shopify admin.",
-                      "invalid shop domain")
+        raise Refusal(
+            400,
+            "Not a Shopify store address",
+            "The 'shop' parameter must be your store's address of the form "
+            "your-store.myshopify.com. Start the installation from your Shopify admin.",
+            "invalid shop domain",
+        )
     return shop.lower()
 
 
 def _check_signature(params: dict, max_age: int) -> None:
     """The hex HMAC over the sorted query (current or old secret), then the signed timestamp's age."""
     if not verify_query(params, webhook_secrets(current_app.config)):
-        raise Refusal(403, "Request not signed by Shopify",
-                      "This link does not carry a valid Shopify signature. Start the installation "
-                      "from your Shopify admin or the app listing.", "bad hmac")
+        raise Refusal(
+            403,
+            "Request not signed by Shopify",
+            "This link does not carry a valid Shopify signature. Start the installation "
+            "from your Shopify admin or the app listing.",
+            "bad hmac",
+        )
     try:
         signed_at = int(params.get("timestamp", ""))
     except ValueError:
         signed_at = None
     now = time.time()
     if signed_at is None or not (now - max_age - CLOCK_SKEW <= signed_at <= now + CLOCK_SKEW):
-        raise Refusal(403, "Installation link expired",
-                      "This link is too old (or its time is wrong). Start the installation again "
-                      "from your Shopify admin.", "stale timestamp")
+        raise Refusal(
+            403,
+            "Installation link expired",
+            "This link is too old (or its time is wrong). Start the installation again from your Shopify admin.",
+            "stale timestamp",
+        )
 
 
 def _exchange_code(services, shop: str, code: str):
@@ -191,25 +223,34 @@ def _exchange_code(services, shop: str, code: str):
     try:
         return endpoint.exchange_code(shop, code)
     except TokenGrantRefused as exc:
-        raise Refusal(400, "Shopify refused the installation code",
-                      "The code Shopify sent was refused (it may have been used already). "
-                      "Start the installation again from your Shopify admin.", str(exc)[:200]) from exc
+        raise Refusal(
+            400,
+            "Shopify refused the installation code",
+            "The code Shopify sent was refused (it may have been used already). "
+            "Start the installation again from your Shopify admin.",
+            str(exc)[:200],
+        ) from exc
     except ConfigurationError as exc:
-        raise Refusal(500, "The app is misconfigured",
-                      "Shopify refused the app's credentials. The operator must check "
-                      "SHOPIFY_API_KEY and SHOPIFY_API_SECRET.", str(exc)[:200]) from exc
+        raise Refusal(
+            500,
+            "The app is misconfigured",
+            "Shopify refused the app's credentials. The operator must check SHOPIFY_API_KEY and SHOPIFY_API_SECRET.",
+            str(exc)[:200],
+        ) from exc
     except TransientError as exc:
         # Not a refusal of the code (a timeout, 5xx, 429 or another 4xx): the merchant can simply retry.
-        raise Refusal(502, "Shopify did not finish the installation",
-                      "Shopify could not be reached or did not answer properly. Try again in a minute "
-                      "from your Shopify admin.", str(exc)[:200]) from exc
+        raise Refusal(
+            502,
+            "Shopify did not finish the installation",
+            "Shopify could not be reached or did not answer properly. Try again in a minute from your Shopify admin.",
+            str(exc)[:200],
+        ) from exc
 
 
 def missing_scopes(required: str, granted: str | None) -> list[str]:
     """The scopes of `required` (comma-separated) that `granted` does not cover, in required order."""
     have = set(_scope_list(granted))
-    return [scope for scope in _scope_list(required)
-            if scope not in have and _READ_SCOPE.sub(r"\1write_", scope) not in have]
+    return [scope for scope in _scope_list(required) if scope not in have and _READ_SCOPE.sub(r"\1write_", scope) not in have]
 
 
 def _scope_list(scopes: str | None) -> list[str]:
@@ -222,12 +263,15 @@ def _check_granted_scopes(granted: str | None) -> None:
     if not missing:
         return
     names = ", ".join(missing)
-    raise Refusal(403, "Permissions missing",
-                  f"Shopify granted the app {', '.join(_scope_list(granted)) or 'no access scopes'}, but it also "
-                  f"needs {names} to mirror cancellations and note what happened on your orders. Start the "
-                  "installation again from your Shopify admin and approve every permission the app asks for. "
-                  "(Operator: the scopes in shopify.app.toml must include SHOPIFY_SCOPES.)",
-                  f"missing scopes: {names}")
+    raise Refusal(
+        403,
+        "Permissions missing",
+        f"Shopify granted the app {', '.join(_scope_list(granted)) or 'no access scopes'}, but it also "
+        f"needs {names} to mirror cancellations and note what happened on your orders. Start the "
+        "installation again from your Shopify admin and approve every permission the app asks for. "
+        "(Operator: the scopes in shopify.app.toml must include SHOPIFY_SCOPES.)",
+        f"missing scopes: {names}",
+    )
 
 
 def _register_webhooks(services, shop: str) -> list[str]:
@@ -237,20 +281,31 @@ def _register_webhooks(services, shop: str) -> list[str]:
     if mode == REGISTER_BY_TOML:
         return []
     if mode != REGISTER_BY_APP:
-        raise Refusal(500, "The app is misconfigured",
-                      f"WEBHOOK_SUBSCRIPTIONS must be '{REGISTER_BY_APP}' or '{REGISTER_BY_TOML}'.",
-                      "bad WEBHOOK_SUBSCRIPTIONS")
+        raise Refusal(
+            500,
+            "The app is misconfigured",
+            f"WEBHOOK_SUBSCRIPTIONS must be '{REGISTER_BY_APP}' or '{REGISTER_BY_TOML}'.",
+            "bad WEBHOOK_SUBSCRIPTIONS",
+        )
     try:
         register_webhooks(services.admin_client(shop), webhook_address(current_app.config), config["SHOPIFY_API_VERSION"])
     except MirrorError as exc:
-        raise Refusal(502, "Installed, but webhooks could not be registered",
-                      "The app is connected to your store, but Shopify did not accept its webhook "
-                      "subscriptions, so it cannot react to cancellations yet. Open the app again from "
-                      "your Shopify admin to retry.", str(exc)[:200], stored=True) from exc
+        raise Refusal(
+            502,
+            "Installed, but webhooks could not be registered",
+            "The app is connected to your store, but Shopify did not accept its webhook "
+            "subscriptions, so it cannot react to cancellations yet. Open the app again from "
+            "your Shopify admin to retry.",
+            str(exc)[:200],
+            stored=True,
+        ) from exc
     return [topic.lower().replace("_", "/", 1) for topic in TOPICS]
 
 
 def _unavailable(what: str, exc: Exception) -> Refusal:
-    return Refusal(503, "Temporarily unavailable",
-                   "The app cannot reach its storage right now. Try again in a minute.",
-                   f"{what} unavailable ({type(exc).__name__})")
+    return Refusal(
+        503,
+        "Temporarily unavailable",
+        "The app cannot reach its storage right now. Try again in a minute.",
+        f"{what} unavailable ({type(exc).__name__})",
+    )

@@ -85,7 +85,9 @@ def rest_payload(node: dict, line_items: list[dict]) -> dict:
             "name": node.get("name"),
             "updated_at": node["updatedAt"],
             "cancelled_at": node.get("cancelledAt"),
-            "shipping_address": None if address is None else {
+            "shipping_address": None
+            if address is None
+            else {
                 "first_name": address.get("firstName"),
                 "last_name": address.get("lastName"),
                 "name": address.get("name"),

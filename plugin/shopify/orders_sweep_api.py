@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from plugin.errors import AdminAPIError
 from plugin.shopify.admin_api import AdminClient
@@ -45,7 +45,7 @@ class OrderChange:
 
 def updated_since_query(since: datetime) -> str:
     """The orders search syntax for "updated after since" (a variable value, never part of the document)."""
-    return f"updated_at:>'{since.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+    return f"updated_at:>'{since.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}'"
 
 
 def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> Iterator[OrderChange]:

@@ -13,11 +13,7 @@ _MAX_LENGTH = 255
 
 def is_valid_shop_domain(value: object) -> bool:
     """True when value is exactly name.myshopify.com (no port, path, scheme or suffix)."""
-    return (
-        isinstance(value, str)
-        and len(value) <= _MAX_LENGTH
-        and _SHOP_DOMAIN.fullmatch(value) is not None
-    )
+    return isinstance(value, str) and len(value) <= _MAX_LENGTH and _SHOP_DOMAIN.fullmatch(value) is not None
 
 
 def require_shop_domain(value: object) -> str:

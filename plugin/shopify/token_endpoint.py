@@ -44,8 +44,9 @@ class TokenGrant:
 class TokenEndpoint:
     """POST {admin}/admin/oauth/access_token for one app (client id and secret)."""
 
-    def __init__(self, admin_url_template: str, api_key: str, api_secret: str,
-                 session: requests.Session, timeout: tuple[float, float]):
+    def __init__(
+        self, admin_url_template: str, api_key: str, api_secret: str, session: requests.Session, timeout: tuple[float, float]
+    ):
         self._admin_url_template = admin_url_template
         self._api_key = api_key
         self._api_secret = api_secret
@@ -53,7 +54,7 @@ class TokenEndpoint:
         self._timeout = timeout
 
     @classmethod
-    def from_config(cls, config: Mapping, session: requests.Session, timeout: tuple[float, float]) -> "TokenEndpoint":
+    def from_config(cls, config: Mapping, session: requests.Session, timeout: tuple[float, float]) -> TokenEndpoint:
         """The endpoint for the app configured in config (SHOPIFY_ADMIN_URL, key, secret)."""
         return cls(config["SHOPIFY_ADMIN_URL"], config["SHOPIFY_API_KEY"], config["SHOPIFY_API_SECRET"], session, timeout)
 
@@ -105,8 +106,10 @@ def _refusal(response: requests.Response, shop: str, what: str, single_use: bool
         return TokenGrantRefused(message)
     # Only a definite refusal may cost the merchant a re-authorisation; anything else is retried
     # with the tokens kept (with Shopify's rotation, the stored refresh token stays usable).
-    return TransientError(f"{message} (not a refusal of the grant; worth retrying)",
-                          retry_after=parse_retry_after(response.headers.get("Retry-After")))
+    return TransientError(
+        f"{message} (not a refusal of the grant; worth retrying)",
+        retry_after=parse_retry_after(response.headers.get("Retry-After")),
+    )
 
 
 def is_dead_grant(code: str, description: str) -> bool:

@@ -39,8 +39,7 @@ TRANSIENT = "transient"
 class ShopTokens:
     """Hands AdminClient the shop's access token and refreshes it when it must (OAuth shops only)."""
 
-    def __init__(self, shop: str, database: Database, cipher: TokenCipher, connection: redis.Redis,
-                 endpoint: TokenEndpoint):
+    def __init__(self, shop: str, database: Database, cipher: TokenCipher, connection: redis.Redis, endpoint: TokenEndpoint):
         self.shop = shop
         self._database = database
         self._cipher = cipher
@@ -89,8 +88,13 @@ class ShopTokens:
 
     def _refresh(self, stale: str | None) -> str:
         """A token other than stale: the one another process just stored, or a freshly refreshed one."""
-        with leased_lock(self._redis, LOCK_KEY_PREFIX + self.shop, lease_seconds=LOCK_HOLD_SECONDS,
-                         wait_seconds=LOCK_WAIT_SECONDS, what=f"the token of {self.shop}"):
+        with leased_lock(
+            self._redis,
+            LOCK_KEY_PREFIX + self.shop,
+            lease_seconds=LOCK_HOLD_SECONDS,
+            wait_seconds=LOCK_WAIT_SECONDS,
+            what=f"the token of {self.shop}",
+        ):
             return self._refresh_locked(stale)
 
     def _refresh_locked(self, stale: str | None) -> str:
@@ -111,12 +115,23 @@ class ShopTokens:
             # Shopify (or the way to it) failed without refusing the grant: both stored tokens stay,
             # and the job's retry (with backoff) refreshes again.
             self._count_failure(TRANSIENT)
-            log_event("token_refresh_failed", shop=self.shop, kind=TRANSIENT, tokens_kept=True,
-                      error_type=type(exc).__name__, reason=str(exc)[:300])
+            log_event(
+                "token_refresh_failed",
+                shop=self.shop,
+                kind=TRANSIENT,
+                tokens_kept=True,
+                error_type=type(exc).__name__,
+                reason=str(exc)[:300],
+            )
             raise
         stored = shops.store_refreshed_tokens(
-            self._database, self._cipher, self.shop, grant.access_token, grant.access_token_expires_at,
-            grant.refresh_token, grant.refresh_token_expires_at,
+            self._database,
+            self._cipher,
+            self.shop,
+            grant.access_token,
+            grant.access_token_expires_at,
+            grant.refresh_token,
+            grant.refresh_token_expires_at,
         )
         if not stored:
             raise ShopNotInstalled(f"{self.shop} was uninstalled while its token was being refreshed")
@@ -140,5 +155,4 @@ def _expires_soon(credentials: shops.Credentials) -> bool:
 
 
 def _reauth_message(shop: str) -> str:
-    return (f"{shop} must re-authorise the app (its refresh token was refused): "
-            "the merchant opens the app from the Shopify admin")
+    return f"{shop} must re-authorise the app (its refresh token was refused): the merchant opens the app from the Shopify admin"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import insert, select
 
@@ -26,8 +26,17 @@ class Outcome:
 def record(database: Database, shop: str, order_id: str, topic: str | None, outcomes: list[Outcome]) -> None:
     """Store each outcome as one activity row."""
     rows = [
-        dict(shop=shop, store_order_id=order_id, print_order_id=o.print_order_id, topic=topic, status_seen=o.status_seen,
-             action=o.action, outcome=o.outcome, error=o.error, detail=o.detail)
+        dict(
+            shop=shop,
+            store_order_id=order_id,
+            print_order_id=o.print_order_id,
+            topic=topic,
+            status_seen=o.status_seen,
+            action=o.action,
+            outcome=o.outcome,
+            error=o.error,
+            detail=o.detail,
+        )
         for o in outcomes
     ]
     if not rows:
@@ -38,7 +47,11 @@ def record(database: Database, shop: str, order_id: str, topic: str | None, outc
 
 
 def query(
-    database: Database, *, shop: str | None = None, order_id: str | None = None, since: datetime | None = None,
+    database: Database,
+    *,
+    shop: str | None = None,
+    order_id: str | None = None,
+    since: datetime | None = None,
     limit: int = 500,
 ) -> list[Activity]:
     """Activity rows, oldest first, filtered by shop, store order and time."""
@@ -48,7 +61,11 @@ def query(
 
 
 def latest(
-    database: Database, *, shop: str | None = None, order_id: str | None = None, since: datetime | None = None,
+    database: Database,
+    *,
+    shop: str | None = None,
+    order_id: str | None = None,
+    since: datetime | None = None,
     limit: int = 100,
 ) -> list[Activity]:
     """The newest `limit` rows matching the filters, returned oldest first (what a table shows)."""
@@ -65,6 +82,6 @@ def _filtered(statement, shop: str | None, order_id: str | None, since: datetime
         statement = statement.where(Activity.store_order_id == order_id)
     if since:
         # Stored times are UTC and SQLite keeps them without an offset: compare in UTC everywhere.
-        utc = since.astimezone(timezone.utc) if since.tzinfo else since.replace(tzinfo=timezone.utc)
+        utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
         statement = statement.where(Activity.created_at >= utc)
     return statement

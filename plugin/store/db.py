@@ -22,7 +22,7 @@ def database_url(configured: str, instance_path: str) -> str:
         return "sqlite:///" + os.path.join(instance_path, SQLITE_FILENAME)
     for prefix in ("postgres://", "postgresql://"):
         if configured.startswith(prefix):
-            return "postgresql+psycopg://" + configured[len(prefix):]
+            return "postgresql+psycopg://" + configured[len(prefix) :]
     return configured
 
 

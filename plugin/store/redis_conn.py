@@ -63,9 +63,7 @@ def connect(url: str, ssl_cert_reqs: str = "required") -> redis.Redis:
         try:
             options["ssl_cert_reqs"] = _SSL_CERT_REQS[ssl_cert_reqs.lower()]
         except KeyError as exc:
-            raise ConfigurationError(
-                f"REDIS_SSL_CERT_REQS={ssl_cert_reqs!r}: expected none, optional or required"
-            ) from exc
+            raise ConfigurationError(f"REDIS_SSL_CERT_REQS={ssl_cert_reqs!r}: expected none, optional or required") from exc
     if url.startswith("unix://"):
         options.pop("socket_connect_timeout")
     return redis.Redis.from_url(url, **options)

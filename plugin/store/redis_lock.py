@@ -60,7 +60,9 @@ def leased_lock(connection: redis.Redis, key: str, *, lease_seconds: float, wait
     The block gets the Lease, whose confirm() a writer calls to make sure the lock is still its own.
     """
     lock = connection.lock(
-        key, timeout=lease_seconds, blocking_timeout=wait_seconds,
+        key,
+        timeout=lease_seconds,
+        blocking_timeout=wait_seconds,
         thread_local=False,  # the renewing thread must see the token
     )
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -217,7 +217,7 @@ def as_utc(value: datetime | None) -> datetime | None:
     """value as an aware UTC datetime (SQLite hands timezone-aware columns back naive)."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)
 
 
 def _forget_tokens(shop: Shop) -> None:

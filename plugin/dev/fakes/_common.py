@@ -8,8 +8,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from requests.structures import CaseInsensitiveDict
 from werkzeug.wrappers import Request, Response
@@ -128,8 +129,7 @@ class FakeService:
             return [
                 c
                 for c in self.calls
-                if (method in (None, "*") or c.method == method.upper())
-                and (pattern is None or pattern.search(c.path))
+                if (method in (None, "*") or c.method == method.upper()) and (pattern is None or pattern.search(c.path))
             ]
 
     def _reset_common(self) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import copy
 import re
 import uuid
-from datetime import datetime, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
@@ -85,7 +86,7 @@ class _ApiError(Exception):
 
 def _now() -> str:
     """Current time in Gelato's timestamp format (ISO 8601, seconds, +00:00)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _financial_status(fulfillment_status: str) -> str:
@@ -238,9 +239,7 @@ class FakeGelato(FakeService):
     def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
         """Run callback(call) just before handling each matching request (times=None: every time)."""
         with self._lock:
-            self._hooks.append(
-                {"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times}
-            )
+            self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
 
     def reset(self) -> None:
         """Forget all orders, faults, hooks, latency and recorded calls."""

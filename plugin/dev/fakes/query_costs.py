@@ -75,8 +75,10 @@ def _assigned_names(module: ModuleType) -> list[str]:
         return []
     names: list[str] = []
     for statement in tree.body:
-        targets = statement.targets if isinstance(statement, ast.Assign) else (
-            [statement.target] if isinstance(statement, ast.AnnAssign) else []
+        targets = (
+            statement.targets
+            if isinstance(statement, ast.Assign)
+            else ([statement.target] if isinstance(statement, ast.AnnAssign) else [])
         )
         names += [t.id for t in targets if isinstance(t, ast.Name)]
     return names
@@ -126,8 +128,9 @@ def app_documents() -> list[AppDocument]:
             size, source = page_size(module)
             variables = {var: size for var in size_variables(text)}
             documents.append(
-                AppDocument(module.__name__, name, _operation_name(text), text, variables,
-                            requested_cost(text, variables), source)
+                AppDocument(
+                    module.__name__, name, _operation_name(text), text, variables, requested_cost(text, variables), source
+                )
             )
     return sorted(documents, key=lambda d: d.key)
 
@@ -156,9 +159,7 @@ def render_table(documents: list[AppDocument], purposes: dict[str, str] | None =
     lines = ["| " + " | ".join(HEADER) + " |", "|---|---|---|---|---:|"]
     for doc in documents:
         purpose = purposes.get(doc.key) or "(describe)"
-        lines.append(
-            f"| `{doc.operation or '(anonymous)'}` | `{doc.key}` | {purpose} | {doc.priced_with} | {doc.cost} |"
-        )
+        lines.append(f"| `{doc.operation or '(anonymous)'}` | `{doc.key}` | {purpose} | {doc.priced_with} | {doc.cost} |")
     return "\n".join(lines)
 
 

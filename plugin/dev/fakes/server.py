@@ -50,13 +50,16 @@ class LocalServer:
         """True between start() and stop()."""
         return self._server is not None
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         """Bind and serve in a background thread; a restart reuses the previous port."""
         with self._lock:
             if self._server is not None:
                 return self
             server = wsgi.Server(
-                ("127.0.0.1", self._port), self._app, numthreads=_THREADS, shutdown_timeout=_SHUTDOWN_TIMEOUT,
+                ("127.0.0.1", self._port),
+                self._app,
+                numthreads=_THREADS,
+                shutdown_timeout=_SHUTDOWN_TIMEOUT,
             )
             server.expiration_interval = _POLL_INTERVAL
             server.prepare()  # binds now: the port is taken before start() returns
@@ -76,7 +79,7 @@ class LocalServer:
         if thread is not None:
             thread.join(timeout=5)
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         """Start on entering a with block."""
         return self.start()
 

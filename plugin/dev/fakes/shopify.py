@@ -14,9 +14,10 @@ import threading
 import time
 import uuid
 import zlib
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
@@ -84,10 +85,8 @@ MAX_COST_MESSAGE = (
 )
 MAX_COST_DOCUMENTATION = "https://shopify.dev/api/usage/limits#rate-limits"
 DEFAULT_LINE_ITEMS = (
-    {"name": "Classic Poster - 50x70 cm", "title": "Classic Poster", "variant_title": "50x70 cm",
-     "sku": "POSTER-50X70"},
-    {"name": "Organic T-shirt - M / White", "title": "Organic T-shirt", "variant_title": "M / White",
-     "sku": "TSHIRT-M-WHT"},
+    {"name": "Classic Poster - 50x70 cm", "title": "Classic Poster", "variant_title": "50x70 cm", "sku": "POSTER-50X70"},
+    {"name": "Organic T-shirt - M / White", "title": "Organic T-shirt", "variant_title": "M / White", "sku": "TSHIRT-M-WHT"},
 )
 DEFAULT_SHIPPING_ADDRESS = {
     "first_name": "Steve",
@@ -160,7 +159,7 @@ def _utc_iso(ts: float | None) -> str | None:
     """GraphQL DateTime format: UTC with a Z suffix, whole seconds."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _rest_iso(ts: float | None) -> str | None:
@@ -180,7 +179,7 @@ def _to_ts(value: Any) -> float | None:
         value = datetime.fromisoformat(value)
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
+            value = value.replace(tzinfo=UTC)
         return value.timestamp()
     raise TypeError(f"not a timestamp: {value!r}")
 
@@ -645,9 +644,7 @@ class FakeShopify(FakeService):
                     "email": order["email"],
                     "contact_email": order["email"],
                     "note": order["note"] or None,
-                    "note_attributes": [
-                        {"name": a["key"], "value": a.get("value")} for a in order["custom_attributes"]
-                    ],
+                    "note_attributes": [{"name": a["key"], "value": a.get("value")} for a in order["custom_attributes"]],
                     "tags": ", ".join(order["tags"]),
                     "test": order["test"],
                     "created_at": _rest_iso(order["created_at"]),
@@ -745,8 +742,19 @@ class FakeShopify(FakeService):
         if address is None:
             return None
         fields = (
-            "first_name", "last_name", "name", "company", "address1", "address2", "city", "zip",
-            "province", "province_code", "country", "country_code", "phone",
+            "first_name",
+            "last_name",
+            "name",
+            "company",
+            "address1",
+            "address2",
+            "city",
+            "zip",
+            "province",
+            "province_code",
+            "country",
+            "country_code",
+            "phone",
         )
         rest = {key: address.get(key) for key in fields}
         rest.update({"latitude": None, "longitude": None})
@@ -777,10 +785,10 @@ class FakeShopify(FakeService):
         else:
             body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         if triggered_at is None:
-            triggered_at = datetime.fromtimestamp(self.now(), timezone.utc)
+            triggered_at = datetime.fromtimestamp(self.now(), UTC)
         if isinstance(triggered_at, datetime):
             # Shopify sends nanosecond precision with a Z suffix.
-            utc = triggered_at.astimezone(timezone.utc)
+            utc = triggered_at.astimezone(UTC)
             triggered_at = utc.strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
         all_headers = {
             "Content-Type": "application/json",
@@ -833,7 +841,7 @@ class FakeShopify(FakeService):
         self._ensure_echo_thread()
         for order_id in dict.fromkeys(order_ids):
             payload = self.order_payload(shop.domain, order_id)
-            triggered_at = datetime.fromtimestamp(self.now(), timezone.utc)  # the event time, not the send time
+            triggered_at = datetime.fromtimestamp(self.now(), UTC)  # the event time, not the send time
             target, secret = self._echo_target, self._echo_secret
             self._echo_queue.put((self._echo_generation, target, secret, shop.domain, payload, version, triggered_at))
 
@@ -857,9 +865,16 @@ class FakeShopify(FakeService):
             }
             try:
                 response = self.send_webhook(
-                    target, shop, "orders/updated", payload, secret=secret,
-                    webhook_id=record["webhook_id"], event_id=record["event_id"], api_version=version,
-                    triggered_at=triggered_at, timeout=5.0,
+                    target,
+                    shop,
+                    "orders/updated",
+                    payload,
+                    secret=secret,
+                    webhook_id=record["webhook_id"],
+                    event_id=record["event_id"],
+                    api_version=version,
+                    triggered_at=triggered_at,
+                    timeout=5.0,
                 )
                 record["status"] = response.status_code
             except Exception as exc:  # keep the sender alive: a failed delivery is data for the test
@@ -918,10 +933,7 @@ class FakeShopify(FakeService):
     def graphql_calls(self, field_name: str | None = None) -> list[Call]:
         """Recorded GraphQL calls, only those whose operation selects root field `field_name` if given."""
         with self._lock:
-            return [
-                c for c in self.calls
-                if c.path.endswith("/graphql.json") and (field_name is None or field_name in c.fields)
-            ]
+            return [c for c in self.calls if c.path.endswith("/graphql.json") and (field_name is None or field_name in c.fields)]
 
     def subscriptions(self, shop: str) -> list[dict]:
         """The shop's webhook subscriptions: id (gid), topic, uri, format, api_version."""
@@ -1060,8 +1072,13 @@ class FakeShopify(FakeService):
                         "scope": grant["scope"],
                         "expires_in": 86400,
                         "associated_user_scope": grant["scope"],
-                        "associated_user": {"id": 902541635, "first_name": "John", "last_name": "Smith",
-                                            "email": "john@example.com", "account_owner": True},
+                        "associated_user": {
+                            "id": 902541635,
+                            "first_name": "John",
+                            "last_name": "Smith",
+                            "email": "john@example.com",
+                            "account_owner": True,
+                        },
                     }
                 )
             state.tokens[token] = {"expires_at": None, "expiring": False, "scope": grant["scope"]}
@@ -1127,8 +1144,11 @@ class FakeShopify(FakeService):
             if throttled_status is not None:
                 return self._throttled(state, requested, throttled_status)
             if syntax_error is not None:
-                error = {"message": syntax_error.message, "locations": self._locations(syntax_error),
-                         "extensions": {"code": "parseError"}}
+                error = {
+                    "message": syntax_error.message,
+                    "locations": self._locations(syntax_error),
+                    "extensions": {"code": "parseError"},
+                }
                 return self._graphql_response(state, {"errors": [error]}, requested, 0)
             if validation_errors:
                 errors = [self._validation_error(e) for e in validation_errors]
@@ -1324,12 +1344,15 @@ class FakeShopify(FakeService):
         order = info.context.shop.orders.get(number) if kind == "Order" else None
         return self._order_view(order) if order else None
 
-    def _resolve_orders(self, _, info, first=None, after=None, last=None, before=None, reverse=False,
-                        sortKey=None, query=None, savedSearchId=None):
+    def _resolve_orders(
+        self, _, info, first=None, after=None, last=None, before=None, reverse=False, sortKey=None, query=None, savedSearchId=None
+    ):
         """QueryRoot.orders: filter with the search syntax subset, sort, and page with cursors."""
         orders = [o for o in info.context.shop.orders.values() if self._order_matches(o, query or "")]
         key_field = {
-            "CREATED_AT": "created_at", "PROCESSED_AT": "processed_at", "UPDATED_AT": "updated_at",
+            "CREATED_AT": "created_at",
+            "PROCESSED_AT": "processed_at",
+            "UPDATED_AT": "updated_at",
         }.get(sortKey or "ID")
 
         def key(order):
@@ -1353,8 +1376,9 @@ class FakeShopify(FakeService):
                 except (TypeError, ValueError):
                     continue
                 actual = order[field]
-                result = {">": actual > bound, ">=": actual >= bound, "<": actual < bound,
-                          "<=": actual <= bound}.get(op, int(actual) == int(bound))
+                result = {">": actual > bound, ">=": actual >= bound, "<": actual < bound, "<=": actual <= bound}.get(
+                    op, int(actual) == int(bound)
+                )
             elif field == "status":
                 result = {
                     "cancelled": order["cancelled_at"] is not None,
@@ -1369,8 +1393,12 @@ class FakeShopify(FakeService):
                 result = value.lower() not in (t.lower() for t in order["tags"])
             elif field == "id" and value.isdigit():
                 bound = int(value)
-                result = {">": order["id"] > bound, ">=": order["id"] >= bound, "<": order["id"] < bound,
-                          "<=": order["id"] <= bound}.get(op, order["id"] == bound)
+                result = {
+                    ">": order["id"] > bound,
+                    ">=": order["id"] >= bound,
+                    "<": order["id"] < bound,
+                    "<=": order["id"] <= bound,
+                }.get(op, order["id"] == bound)
             elif field == "name":
                 result = order["name"].lstrip("#") == value.lstrip("#")
             else:
@@ -1401,8 +1429,9 @@ class FakeShopify(FakeService):
         if input.get("customAttributes") is not None:
             order["custom_attributes"] = [dict(a) for a in input["customAttributes"]]
         if input.get("shippingAddress") is not None:
-            order["shipping_address"] = self._address(self._rest_from_input(input["shippingAddress"]),
-                                                      order["shipping_address"] or {})
+            order["shipping_address"] = self._address(
+                self._rest_from_input(input["shippingAddress"]), order["shipping_address"] or {}
+            )
         self._touched(ctx, order, before)
         return {"order": self._order_view(order), "userErrors": []}
 
@@ -1410,9 +1439,18 @@ class FakeShopify(FakeService):
     def _rest_from_input(address: dict) -> dict:
         """MailingAddressInput (camelCase) to the stored REST field names."""
         names = {
-            "firstName": "first_name", "lastName": "last_name", "company": "company", "address1": "address1",
-            "address2": "address2", "city": "city", "zip": "zip", "provinceCode": "province_code",
-            "countryCode": "country_code", "phone": "phone", "country": "country", "province": "province",
+            "firstName": "first_name",
+            "lastName": "last_name",
+            "company": "company",
+            "address1": "address1",
+            "address2": "address2",
+            "city": "city",
+            "zip": "zip",
+            "provinceCode": "province_code",
+            "countryCode": "country_code",
+            "phone": "phone",
+            "country": "country",
+            "province": "province",
         }
         return {names[k]: v for k, v in address.items() if k in names}
 
@@ -1445,12 +1483,27 @@ class FakeShopify(FakeService):
         sub = info.context.shop.subscriptions.get(number) if kind == "WebhookSubscription" else None
         return self._subscription_view(sub) if sub else None
 
-    def _resolve_subscriptions(self, _, info, first=None, after=None, last=None, before=None, reverse=False,
-                               sortKey=None, callbackUrl=None, format=None, topics=None, uri=None, query=None):
+    def _resolve_subscriptions(
+        self,
+        _,
+        info,
+        first=None,
+        after=None,
+        last=None,
+        before=None,
+        reverse=False,
+        sortKey=None,
+        callbackUrl=None,
+        format=None,
+        topics=None,
+        uri=None,
+        query=None,
+    ):
         """QueryRoot.webhookSubscriptions, filtered by topics/uri/callbackUrl/format."""
         address = uri or callbackUrl
         subs = [
-            s for s in info.context.shop.subscriptions.values()
+            s
+            for s in info.context.shop.subscriptions.values()
             if (not topics or s["topic"] in topics)
             and (address is None or s["uri"] == address)
             and (format is None or s["format"] == format)
@@ -1464,8 +1517,9 @@ class FakeShopify(FakeService):
         data = webhookSubscription
         address, errors = self._subscription_address(ctx, data)
         if not errors and any(s["topic"] == topic and s["uri"] == address for s in ctx.shop.subscriptions.values()):
-            errors = [{"field": ["webhookSubscription", "callbackUrl"],
-                       "message": "Address for this topic has already been taken"}]
+            errors = [
+                {"field": ["webhookSubscription", "callbackUrl"], "message": "Address for this topic has already been taken"}
+            ]
         if errors:
             return {"webhookSubscription": None, "userErrors": errors}
         stamp = self._stamp()
@@ -1490,16 +1544,22 @@ class FakeShopify(FakeService):
         kind, number = _parse_gid(id)
         sub = ctx.shop.subscriptions.get(number) if kind == "WebhookSubscription" else None
         if sub is None:
-            return {"webhookSubscription": None,
-                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}
+            return {
+                "webhookSubscription": None,
+                "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+            }
         data = webhookSubscription
         if data.get("uri") is not None or data.get("callbackUrl") is not None:
             address, errors = self._subscription_address(ctx, data)
             if errors:
                 return {"webhookSubscription": None, "userErrors": errors}
             sub["uri"] = address
-        for key, name in (("format", "format"), ("filter", "filter"), ("includeFields", "include_fields"),
-                          ("metafieldNamespaces", "metafield_namespaces")):
+        for key, name in (
+            ("format", "format"),
+            ("filter", "filter"),
+            ("includeFields", "include_fields"),
+            ("metafieldNamespaces", "metafield_namespaces"),
+        ):
             if data.get(key) is not None:
                 sub[name] = data[key]
         sub["updated_at"] = self._stamp()
@@ -1510,8 +1570,10 @@ class FakeShopify(FakeService):
         ctx = info.context
         kind, number = _parse_gid(id)
         if kind != "WebhookSubscription" or ctx.shop.subscriptions.pop(number, None) is None:
-            return {"deletedWebhookSubscriptionId": None,
-                    "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}]}
+            return {
+                "deletedWebhookSubscriptionId": None,
+                "userErrors": [{"field": ["id"], "message": "Webhook subscription does not exist"}],
+            }
         return {"deletedWebhookSubscriptionId": id, "userErrors": []}
 
     @staticmethod
@@ -1519,8 +1581,12 @@ class FakeShopify(FakeService):
         """The subscription's address from `uri` (2025-10+) or `callbackUrl`, or userErrors."""
         uri, callback = data.get("uri"), data.get("callbackUrl")
         if uri is not None and not _version_at_least(ctx.version, URI_MIN_API_VERSION):
-            return None, [{"field": ["webhookSubscription", "uri"],
-                           "message": f"uri is not supported in API version {ctx.version}; use callbackUrl"}]
+            return None, [
+                {
+                    "field": ["webhookSubscription", "uri"],
+                    "message": f"uri is not supported in API version {ctx.version}; use callbackUrl",
+                }
+            ]
         address = uri or callback
         field = ["webhookSubscription", "uri" if uri else "callbackUrl"]
         if not address:
@@ -1566,7 +1632,9 @@ class FakeShopify(FakeService):
             "displayFulfillmentStatus": order["display_fulfillment_status"],
             "displayFinancialStatus": order["financial_status"].upper() if order["financial_status"] else None,
             "customAttributes": [{"key": a["key"], "value": a.get("value")} for a in order["custom_attributes"]],
-            "shippingAddress": None if address is None else {
+            "shippingAddress": None
+            if address is None
+            else {
                 "__typename": "MailingAddress",
                 "id": f"gid://shopify/MailingAddress/{order['id']}?model_name=Address",
                 "name": address.get("name"),
@@ -1610,7 +1678,7 @@ class FakeShopify(FakeService):
         """A WebhookSubscription object, with the deprecated endpoint/callbackUrl still filled in."""
         uri = sub["uri"]
         if uri.startswith("pubsub://"):
-            project, _, topic = uri[len("pubsub://"):].partition(":")
+            project, _, topic = uri[len("pubsub://") :].partition(":")
             endpoint = {"__typename": "WebhookPubSubEndpoint", "pubSubProject": project, "pubSubTopic": topic}
         elif uri.startswith("arn:"):
             endpoint = {"__typename": "WebhookEventBridgeEndpoint", "arn": uri}
