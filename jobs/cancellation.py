@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from plugin.errors import InvalidPayload
 from plugin.logs import log_event
 from plugin.metrics import observe_provider_call
+from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
+from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.store import activity
 from plugin.store.activity import Outcome
@@ -26,11 +28,11 @@ TAG_CANCEL_TOO_LATE = "print-cancel-too-late"
 ENTRY_CANCEL_TOO_LATE = "cancel-too-late"
 
 # Outcome names, as stored in the activity log.
-CANCELLED = "cancelled"
-ALREADY_CANCELED = "already_canceled"
-TOO_LATE = "too_late"
-NOT_FOUND = "not_found"
-NO_PRINT_ORDERS = "no_print_orders"
+CANCELLED = PrintOutcome.CANCELLED
+ALREADY_CANCELED = PrintOutcome.ALREADY_CANCELED
+TOO_LATE = PrintOutcome.TOO_LATE
+NOT_FOUND = PrintOutcome.NOT_FOUND
+NO_PRINT_ORDERS = PrintOutcome.NO_PRINT_ORDERS
 
 
 def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled", webhook_id: str | None = None) -> dict:
@@ -39,21 +41,24 @@ def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled
     started = time.perf_counter()
     svc = services()
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
-        store = read_store_state(svc.admin_client(shop), order_id)
+        admin = svc.admin_client(shop)  # one client a job: its calls share one credentials read
+        store = read_store_state(admin, order_id)
         if store is None or not store.cancelled:
             reason = ORDER_NOT_FOUND if store is None else NOT_CANCELLED
             return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_cancellation", reason)
-        return cancel_confirmed(svc, shop, order_id, topic, webhook_id, started)
+        return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started)
 
 
-def cancel_confirmed(svc, shop: str, order_id: str, topic: str, webhook_id: str | None, started: float) -> dict:
+def cancel_confirmed(
+    svc, admin: AdminClient, shop: str, order_id: str, topic: str, webhook_id: str | None, started: float
+) -> dict:
     """Cancel the print orders of a store order Shopify says is cancelled (the caller holds the order lock)."""
     provider = svc.provider()
     outcomes = cancel_print_orders(provider, order_id)
     activity.record(svc.database, shop, order_id, topic, outcomes)
     ledger = OrderLedger(svc.database, shop, order_id)
-    report = report_cancellation(svc, ledger, provider.name, outcomes)
-    note_recovery(svc, svc.admin_client(shop), ledger, {o.print_order_id or "": o.outcome for o in outcomes})
+    report = report_cancellation(admin, ledger, provider.name, outcomes)
+    note_recovery(svc, admin, ledger, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(
@@ -116,12 +121,12 @@ def _after_refusal(provider: PrintProvider, print_order: PrintOrder, action: str
     return Outcome(fresh.id, fresh.status, action, TOO_LATE)
 
 
-def report_cancellation(svc, ledger: OrderLedger, provider_name: str, outcomes: list[Outcome]) -> str:
+def report_cancellation(admin: AdminClient, ledger: OrderLedger, provider_name: str, outcomes: list[Outcome]) -> str:
     """Note and tag the store order: too late → paragraph + tag; cancelled in time → tag; else nothing."""
     too_late = [(o.print_order_id, o.status_seen or "unknown") for o in outcomes if o.outcome == TOO_LATE]
     cancelled = [o.print_order_id for o in outcomes if o.outcome in (CANCELLED, ALREADY_CANCELED)]
     if too_late:
-        client = svc.admin_client(ledger.shop)
+        client = admin
         status_by_id = dict(too_late)
 
         def compose(pending: list[tuple[str, str]], ref: str) -> str:
@@ -134,6 +139,6 @@ def report_cancellation(svc, ledger: OrderLedger, provider_name: str, outcomes: 
         return "too_late_noted"
     if cancelled:
         # Not-found print orders do not block the tag: nothing of theirs will be printed.
-        add_tag_once(ledger, svc.admin_client(ledger.shop), TAG_CANCELLED)
+        add_tag_once(ledger, admin, TAG_CANCELLED)
         return "tagged_cancelled"
     return "untouched"

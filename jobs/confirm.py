@@ -8,6 +8,7 @@ answers it when they run, and a job whose order Shopify does not confirm touches
 from __future__ import annotations
 
 from plugin.logs import log_event
+from plugin.orders.outcomes import PrintOutcome
 from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.order_state_api import read_order_payload
 from plugin.shopify.orders_api import order_gid
@@ -16,7 +17,7 @@ from plugin.store.activity import Outcome
 
 from .print_changes import StoreState, store_state_of
 
-NOT_CONFIRMED = "not_confirmed"
+NOT_CONFIRMED = PrintOutcome.NOT_CONFIRMED
 ORDER_NOT_FOUND = "Shopify has no such order"
 NOT_CANCELLED = "Shopify says the order is not cancelled"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 
 from plugin.errors import ProviderError
+from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import NewPrintOrder, PrintOrder, PrintProvider
 from plugin.store.activity import Outcome
 
@@ -19,8 +20,8 @@ DONE = "replaced"
 REFUSED = "replace-failed"
 
 # Outcome names.
-REPLACED = "replaced"
-REPLACE_FAILED = "replace_failed"
+REPLACED = PrintOutcome.REPLACED
+REPLACE_FAILED = PrintOutcome.REPLACE_FAILED
 
 # Report names (what the store order is told).
 REPORT_REPLACED = "replaced"
@@ -54,7 +55,7 @@ def cancel_and_replace(
         _remember_intent(ledger, old.id)
         cancelled = cancel_one(provider, old)
         if cancelled.outcome == TOO_LATE:
-            outcome = Outcome(old.id, cancelled.status_seen, "replace", "change_too_late", detail="cancel refused")
+            outcome = Outcome(old.id, cancelled.status_seen, "replace", PrintOutcome.CHANGE_TOO_LATE, detail="cancel refused")
             return Decision(outcome, REPORT_TOO_LATE, change)
         if cancelled.outcome not in (CANCELLED, ALREADY_CANCELED):
             return Decision(Outcome(old.id, old.status, "replace", cancelled.outcome))

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from plugin.errors import InvalidPayload, TransientError
 from plugin.intake.guards import newest_updated_at
 from plugin.logs import log_event
+from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import PatchResult, PrintOrder, PrintProvider
+from plugin.shopify.admin_api import AdminClient
 from plugin.store import activity
 from plugin.store.activity import Outcome
 from plugin.store.db import Database
@@ -59,11 +61,11 @@ ENTRY_CHANGE_TOO_LATE = "change-too-late"
 ENTRY_CHANGE_NEEDS_ACTION = "change-needs-action"
 
 # Outcome names, as stored in the activity log (cancellation's names are reused as they are).
-IN_SYNC = "in_sync"
-CHANGE_TOO_LATE = "change_too_late"
-PATCHED = "patched"
-NEEDS_ACTION = "needs_action"
-SUPERSEDED = "superseded"
+IN_SYNC = PrintOutcome.IN_SYNC
+CHANGE_TOO_LATE = PrintOutcome.CHANGE_TOO_LATE
+PATCHED = PrintOutcome.PATCHED
+NEEDS_ACTION = PrintOutcome.NEEDS_ACTION
+SUPERSEDED = PrintOutcome.SUPERSEDED
 
 # Report names beyond those of jobs.replacement.
 REPORT_NEEDS_ACTION = "needs_action"
@@ -99,7 +101,8 @@ def mirror_update(
             detail = f"newer update {newest.isoformat()} queued"
             activity.record(svc.database, shop, order_id, topic, [Outcome(None, None, "compare", SUPERSEDED, detail=detail)])
             return {"order_id": order_id, "print_orders": {"": SUPERSEDED}, "store_order": "untouched"}
-        store = read_store_state(svc.admin_client(shop), order_id)
+        admin = svc.admin_client(shop)  # one client a job: its calls share one credentials read
+        store = read_store_state(admin, order_id)
         if store is None:
             return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_update", ORDER_NOT_FOUND)
         if store.updated_at < triggered_by:
@@ -110,13 +113,13 @@ def mirror_update(
         if store.cancelled:
             # The very flow of orders/cancelled: its provider status and ledger make the two topics
             # of one cancellation cancel once and write at most one paragraph.
-            return cancel_confirmed(svc, shop, order_id, topic, webhook_id, started)
+            return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started)
         provider = svc.provider()
         ledger = OrderLedger(svc.database, shop, order_id)
         decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
-        report = report_update(svc, ledger, provider.name, store, decisions)
-        note_recovery(svc, svc.admin_client(shop), ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
+        report = report_update(admin, ledger, provider.name, store, decisions)
+        note_recovery(svc, admin, ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:
         log_event(
             "job",
@@ -258,19 +261,18 @@ def _cancel_and_replace_on(database: Database, shop: str) -> bool:
         return bool(row is not None and row.cancel_and_replace)
 
 
-def report_update(svc, ledger: OrderLedger, provider_name: str, store: StoreState, decisions: list[Decision]) -> str:
+def report_update(
+    client: AdminClient, ledger: OrderLedger, provider_name: str, store: StoreState, decisions: list[Decision]
+) -> str:
     """Note and tag the store order for what was too late, needs the merchant, or was replaced."""
     by_report: dict[str, list[Decision]] = {}
     for d in decisions:
         if d.report:
             by_report.setdefault(d.report, []).append(d)
-    client = None
     written = []
 
-    def admin():
-        """One Admin client for all writes of this report, made only if something is written."""
-        nonlocal client
-        client = client or svc.admin_client(ledger.shop)
+    def admin() -> AdminClient:
+        """The job's Admin client, for every write of this report."""
         return client
 
     def note(entries: dict[tuple[str, str], object], compose) -> None:

@@ -46,6 +46,9 @@ class ShopTokens:
         self._redis = connection
         self._endpoint = endpoint
         self._last_used: str | None = None
+        # Read once per client, and a job uses one client: its Admin calls share one database read
+        # and one decryption. A 401 or a refresh reads them again.
+        self._credentials: shops.Credentials | None = None
 
     def current(self) -> str:
         """The token to send now, refreshed first when it expires within REFRESH_MARGIN."""
@@ -65,7 +68,7 @@ class ShopTokens:
 
     def after_unauthorized(self) -> bool:
         """AdminClient's on_unauthorized hook: refresh once; True when a different token is ready."""
-        credentials = self._usable_credentials()
+        credentials = self._usable_credentials(fresh=True)
         if credentials.token_kind != shops.OAUTH:
             # A custom app's admin token never expires and cannot be refreshed: a 401 is final.
             return False
@@ -78,13 +81,16 @@ class ShopTokens:
             raise ValueError(f"{self.shop} uses a custom app token, which never refreshes")
         return self._refresh(stale=credentials.access_token)
 
-    def _usable_credentials(self) -> shops.Credentials:
-        credentials = shops.load_credentials(self._database, self._cipher, self.shop)
-        if credentials.status == shops.NEEDS_REAUTH:
-            raise ReauthorizationRequired(_reauth_message(self.shop))
-        if credentials.status != shops.INSTALLED or not credentials.access_token:
-            raise ShopNotInstalled(f"{self.shop} is not installed")
-        return credentials
+    def _usable_credentials(self, fresh: bool = False) -> shops.Credentials:
+        if fresh or self._credentials is None:
+            self._credentials = None
+            credentials = shops.load_credentials(self._database, self._cipher, self.shop)
+            if credentials.status == shops.NEEDS_REAUTH:
+                raise ReauthorizationRequired(_reauth_message(self.shop))
+            if credentials.status != shops.INSTALLED or not credentials.access_token:
+                raise ShopNotInstalled(f"{self.shop} is not installed")
+            self._credentials = credentials
+        return self._credentials
 
     def _refresh(self, stale: str | None) -> str:
         """A token other than stale: the one another process just stored, or a freshly refreshed one."""
@@ -99,7 +105,7 @@ class ShopTokens:
 
     def _refresh_locked(self, stale: str | None) -> str:
         # Re-read under the lock: whoever held it before us may have refreshed already.
-        credentials = self._usable_credentials()
+        credentials = self._usable_credentials(fresh=True)
         if credentials.access_token != stale and not _expires_soon(credentials):
             return credentials.access_token
         refresh_token = credentials.refresh_token
@@ -133,6 +139,7 @@ class ShopTokens:
             grant.refresh_token,
             grant.refresh_token_expires_at,
         )
+        self._credentials = None  # the next call reads what was just stored
         if not stored:
             raise ShopNotInstalled(f"{self.shop} was uninstalled while its token was being refreshed")
         log_event("token_refreshed", shop=self.shop, expires_at=grant.access_token_expires_at)

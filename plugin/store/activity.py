@@ -33,7 +33,7 @@ def record(database: Database, shop: str, order_id: str, topic: str | None, outc
             topic=topic,
             status_seen=o.status_seen,
             action=o.action,
-            outcome=o.outcome,
+            outcome=str(o.outcome),  # a PrintOutcome is stored as its word, whatever the driver does with enums
             error=o.error,
             detail=o.detail,
         )
