@@ -8,9 +8,10 @@ from contextlib import contextmanager
 import redis
 
 from plugin import write_fence
+from plugin.store import keys
 from plugin.store.redis_lock import Lease, leased_lock
 
-LOCK_KEY_PREFIX = "print-mirror:lock:order:"
+LOCK_KEY_PREFIX = keys.ORDER_LOCK.prefix
 # Wait briefly for the other worker; beyond that, retry the job later instead of holding a worker.
 LOCK_WAIT_SECONDS = 15
 

@@ -18,12 +18,13 @@ from jobs.queueing import make_queue
 from plugin.errors import InvalidPayload, TransientError
 from plugin.logs import log_event
 from plugin.shopify.shop_domain import is_valid_shop_domain
+from plugin.store import keys
 from plugin.store.models import Activity, NoteEntry, Shop
 
 from .runtime import services
 from .uninstall import KEPT, NO_TOKEN, confirm_uninstalled
 
-KEY_PREFIX = "print-mirror:"
+KEY_PREFIX = keys.PREFIX
 # Order locks and token locks: deleting one under a running job would break its fence.
 LOCK_KEY_PREFIX = f"{KEY_PREFIX}lock:"
 SHOP_DOMAIN_SUFFIX = ".myshopify.com"

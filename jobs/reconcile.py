@@ -18,14 +18,14 @@ from plugin.logs import log_event
 from plugin.orders.timestamps import as_utc
 from plugin.shopify.orders_sweep_api import orders_updated_since
 from plugin.shopify.shop_domain import is_valid_shop_domain
-from plugin.store import shops
+from plugin.store import keys, shops
 from plugin.store.models import Shop
 
 from .runtime import services
 
 RECONCILE_SHOP = "jobs.reconcile.reconcile_shop"
 RECONCILE_ALL = "jobs.reconcile.reconcile_all"
-DUE_KEY = "print-mirror:reconcile:due"
+DUE_KEY = keys.RECONCILE_DUE.prefix
 # Look a little before the last sweep: clocks differ and Shopify's search index lags by seconds.
 OVERLAP = timedelta(minutes=5)
 

@@ -13,13 +13,14 @@ from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from jobs.queueing import make_queue
+from plugin.store import keys
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("metrics", __name__)
 
 # One hash holds every counter: a scrape is one HGETALL, a webhook one HINCRBY.
-METRICS_KEY = "print-mirror:metrics"
+METRICS_KEY = keys.METRICS.prefix
 # Fields are "<family>|<label>|<label>"; Shopify topics and outcome names never contain "|".
 _SEP = "|"
 WEBHOOKS = "webhooks"

@@ -12,12 +12,13 @@ from rq import Queue
 
 from plugin.intake.delivery import Delivery
 from plugin.intake.registry import JobRequest
+from plugin.store import keys
 from plugin.store.installed_marks import INSTALLED_MARK_TTL, installed_key
 
-DEDUPE_KEY_PREFIX = "print-mirror:webhook:"
+DEDUPE_KEY_PREFIX = keys.WEBHOOK_DELIVERY.prefix
 # print-mirror:webhook-body:<shop>:<topic>:<digest>. The shop is a segment of its own right after
 # the kind, so shop/redact (jobs/privacy.py) finds and erases these keys with the shop's others.
-BODY_DEDUPE_KEY_PREFIX = "print-mirror:webhook-body:"
+BODY_DEDUPE_KEY_PREFIX = keys.WEBHOOK_BODY.prefix
 
 # RQ's enqueue is recorded on a pipeline and replayed inside the script, so RQ keeps deciding what
 # an enqueued job looks like. Only single-key writes are replayed (key first, as the script

@@ -9,12 +9,13 @@ import redis
 
 from plugin.intake.registry import GuardRule
 from plugin.orders.timestamps import as_micros, from_micros
+from plugin.store import keys
 
 # Long enough to outlive any edit of an order that can still be printed; when a key has expired
 # the job compares against the print order itself, so expiry costs one job, never a wrong action.
 PRINT_STATE_TTL = 42 * 24 * 3600
-FINGERPRINT_KEY_PREFIX = "print-mirror:fingerprint:"
-UPDATED_AT_KEY_PREFIX = "print-mirror:updated-at:"
+FINGERPRINT_KEY_PREFIX = keys.FINGERPRINT.prefix
+UPDATED_AT_KEY_PREFIX = keys.UPDATED_AT.prefix
 
 
 def fingerprint_key(shop: str, order_id: str) -> str:

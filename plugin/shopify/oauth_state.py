@@ -8,7 +8,9 @@ import secrets
 
 import redis
 
-STATE_KEY_PREFIX = "print-mirror:oauth-state:"
+from plugin.store import keys
+
+STATE_KEY_PREFIX = keys.OAUTH_STATE.prefix
 # Long enough for a merchant to read the permission screen; a stale flow simply starts again.
 STATE_TTL_SECONDS = 600
 _NONCE_BYTES = 32

@@ -17,7 +17,7 @@ from plugin.errors import (
 from plugin.logs import log_event
 from plugin.metrics import count_token_refresh_failure
 from plugin.shopify.token_endpoint import TokenEndpoint
-from plugin.store import shops
+from plugin.store import keys, shops
 from plugin.store.crypto import TokenCipher
 from plugin.store.db import Database
 from plugin.store.models import utcnow
@@ -26,7 +26,7 @@ from plugin.store.redis_lock import leased_lock
 # Shopify's expiring tokens live 60 minutes; renewing 5 minutes early keeps a job that starts
 # just before expiry (and its retries) clear of a 401.
 REFRESH_MARGIN = timedelta(minutes=5)
-LOCK_KEY_PREFIX = "print-mirror:lock:token:"
+LOCK_KEY_PREFIX = keys.TOKEN_LOCK.prefix
 # The lease is renewed while the refresh runs; a holder that dies frees it within this time.
 LOCK_HOLD_SECONDS = 30
 # Waiters re-read the token the holder stored; past this, the job is retried later instead.

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import redis
 
-INSTALLED_KEY_PREFIX = "print-mirror:installed:"
+from plugin.store import keys
+
+INSTALLED_KEY_PREFIX = keys.INSTALLED.prefix
 # A mark is set after a database read shows the shop installed and is dropped on uninstall. The
 # lifetime bounds how long a mark can outlive a change the app did not make itself (an operator
 # editing the database); a job always reloads the shop, so a stale mark costs a job, never an action.

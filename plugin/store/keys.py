@@ -1,0 +1,51 @@
+"""Every Redis key the app writes, named in one place, and whether each names the shop.
+
+A key "names the shop" when the shop domain is one of its ':'-separated segments, right after the
+kind: that is how shop/redact and customers/redact (jobs/privacy) find what to erase, so a kind that
+holds anything about a shop or its orders must name it. RQ's own keys (rq:*) are not listed: jobs
+and results are erased through RQ's API.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PREFIX = "print-mirror:"
+
+
+@dataclass(frozen=True)
+class KeyKind:
+    """One kind of key: its prefix, whether it names the shop, and what it holds."""
+
+    prefix: str
+    names_shop: bool
+    holds: str
+
+    def key(self, *parts: str) -> str:
+        """The key for these segments (shop first for a kind that names the shop)."""
+        return self.prefix + ":".join(parts)
+
+
+METRICS = KeyKind(f"{PREFIX}metrics", False, "every /metrics counter, one hash")
+RECONCILE_DUE = KeyKind(f"{PREFIX}reconcile:due", False, "when the next reconciliation sweep is due")
+OAUTH_STATE = KeyKind(f"{PREFIX}oauth-state:", False, "one OAuth state nonce, for 10 minutes")
+WEBHOOK_DELIVERY = KeyKind(f"{PREFIX}webhook:", False, "a delivery seen: topic and webhook id → job id")
+WEBHOOK_BODY = KeyKind(f"{PREFIX}webhook-body:", True, "a signed body seen: shop, topic, sha256 → job id")
+INSTALLED = KeyKind(f"{PREFIX}installed:", True, "the shop is installed (spares the door a database read)")
+FINGERPRINT = KeyKind(f"{PREFIX}fingerprint:", True, "the last print-relevant state queued for an order")
+UPDATED_AT = KeyKind(f"{PREFIX}updated-at:", True, "the newest update queued for an order")
+ORDER_LOCK = KeyKind(f"{PREFIX}lock:order:", True, "the per-order lock")
+TOKEN_LOCK = KeyKind(f"{PREFIX}lock:token:", True, "the per-shop token-refresh lock")
+
+KINDS = (
+    METRICS,
+    RECONCILE_DUE,
+    OAUTH_STATE,
+    WEBHOOK_DELIVERY,
+    WEBHOOK_BODY,
+    INSTALLED,
+    FINGERPRINT,
+    UPDATED_AT,
+    ORDER_LOCK,
+    TOKEN_LOCK,
+)
