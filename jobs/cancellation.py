@@ -5,17 +5,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-from plugin.errors import InvalidPayload
 from plugin.logs import log_event
 from plugin.metrics import observe_provider_call
 from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
 from plugin.shopify.admin_api import AdminClient
-from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.store import activity
 from plugin.store.activity import Outcome
 
 from . import paragraphs
+from .arguments import check_order_id, check_shop
 from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
 from .failure_notes import note_recovery
 from .ledger import OrderLedger
@@ -78,10 +77,8 @@ def cancel_confirmed(
 
 def check_order_args(shop: object, order_id: object) -> None:
     """Refuse arguments no retry can fix (wrong types or shapes) with a permanent error."""
-    if not is_valid_shop_domain(shop):
-        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
-    if not (isinstance(order_id, str) and order_id.isascii() and order_id.isdigit()):
-        raise InvalidPayload(f"job argument order_id={str(order_id)[:40]!r} is not a decimal order id")
+    check_shop(shop)
+    check_order_id(order_id)
 
 
 def cancel_print_orders(provider: PrintProvider, order_id: str) -> list[Outcome]:

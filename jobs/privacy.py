@@ -15,12 +15,12 @@ from rq.job import Job, JobStatus
 from sqlalchemy import delete, func, select
 
 from jobs.queueing import make_queue
-from plugin.errors import InvalidPayload, TransientError
+from plugin.errors import TransientError
 from plugin.logs import log_event
-from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.store import keys
 from plugin.store.models import Activity, NoteEntry, Shop
 
+from .arguments import check_order_ids, check_shop
 from .runtime import services
 from .uninstall import KEPT, NO_TOKEN, confirm_uninstalled
 
@@ -313,12 +313,8 @@ def _keep_no_record() -> None:
 
 def _check_args(shop: object, order_ids: object) -> None:
     """Refuse arguments no retry can fix with a permanent error."""
-    if not is_valid_shop_domain(shop):
-        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
-    if not isinstance(order_ids, list) or not all(
-        isinstance(order_id, str) and order_id.isascii() and order_id.isdigit() for order_id in order_ids
-    ):
-        raise InvalidPayload("job argument order_ids must be a list of decimal order ids")
+    check_shop(shop)
+    check_order_ids(order_ids)
 
 
 def _chunks(values: list[str]) -> Iterable[list[str]]:

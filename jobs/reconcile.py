@@ -9,7 +9,7 @@ import redis
 from sqlalchemy import select
 
 from jobs.queueing import job_options, make_queue
-from plugin.errors import InvalidPayload, TransientError
+from plugin.errors import TransientError
 from plugin.intake.delivery import Delivery
 from plugin.intake.door import admit
 from plugin.intake.guards import fingerprint_key
@@ -17,10 +17,10 @@ from plugin.intake.topics import SWEEP_TOPIC, sweep_registry
 from plugin.logs import log_event
 from plugin.orders.timestamps import as_utc
 from plugin.shopify.orders_sweep_api import orders_updated_since
-from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.store import keys, shops
 from plugin.store.models import Shop
 
+from .arguments import check_shop
 from .runtime import services
 
 RECONCILE_SHOP = "jobs.reconcile.reconcile_shop"
@@ -72,8 +72,7 @@ def reconcile_shop(shop: str) -> dict:
     An order whose webhook already queued this update, or a newer one, is refused by the same
     enqueue script and guard keys as a webhook, so it costs nothing.
     """
-    if not is_valid_shop_domain(shop):
-        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
+    check_shop(shop)
     svc = services()
     sweep_started = datetime.now(UTC)
     with svc.database.session() as session:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import redis
 
-from plugin.errors import InvalidPayload, ShopNotInstalled
+from plugin.errors import ShopNotInstalled
 from plugin.intake.enqueue import BODY_DEDUPE_KEY_PREFIX
 from plugin.logs import log_event
 from plugin.services import Services
-from plugin.shopify.shop_domain import is_valid_shop_domain
 from plugin.shopify.shop_probe import token_refused
 from plugin.store import shops
 from plugin.store.installed_marks import forget_installed
 from plugin.store.models import utcnow
 
+from .arguments import check_shop
 from .runtime import services
 
 # What a confirmation found (the job's "result").
@@ -27,8 +27,7 @@ UNKNOWN = "unknown"  # never installed here
 
 def forget_uninstalled_shop(shop: str, triggered_at: str | None = None, webhook_id: str | None = None) -> dict:
     """app/uninstalled: mark the shop uninstalled and delete its tokens once Shopify refuses its token."""
-    if not is_valid_shop_domain(shop):
-        raise InvalidPayload(f"job argument shop={str(shop)[:80]!r} is not a *.myshopify.com domain")
+    check_shop(shop)
     # triggered_at is still accepted (jobs queued before this change carry it) and never read:
     # X-Shopify-Triggered-At is not signed, so it must not decide whether a shop loses its tokens.
     result = confirm_uninstalled(services(), shop, topic="app/uninstalled", webhook_id=webhook_id)
