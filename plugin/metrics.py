@@ -13,6 +13,7 @@ from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from jobs.queueing import make_queue
+from plugin.orders.timestamps import as_utc
 from plugin.store import keys
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def observe_provider_call() -> None:
     if job is None or job.created_at is None:
         return
     # created_at is set when the web process enqueued the job for the webhook, and survives retries.
-    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=UTC)
+    created = as_utc(job.created_at)
     seconds = max(0.0, (datetime.now(UTC) - created).total_seconds())
     observe_latency(job.connection, seconds)
 

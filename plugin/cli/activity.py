@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy.exc import SQLAlchemyError
 
+from plugin.orders.timestamps import as_utc
 from plugin.services import get_services
 from plugin.store import activity
 
@@ -29,7 +30,7 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: use e.g. 30m, 2h, 7d or 2026-11-27T10:00") from exc
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return as_utc(moment)
 
 
 def activity_rows(rows) -> list[tuple[str, ...]]:
@@ -40,7 +41,7 @@ def activity_rows(rows) -> list[tuple[str, ...]]:
 
     cells = []
     for row in rows:
-        moment = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+        moment = as_utc(row.created_at)
         detail = " ".join(part for part in (row.error, row.detail) if part)
         cells.append(
             (

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import insert, select
 
+from plugin.orders.timestamps import as_utc
 from plugin.store.db import Database
 from plugin.store.models import Activity
 
@@ -82,6 +83,5 @@ def _filtered(statement, shop: str | None, order_id: str | None, since: datetime
         statement = statement.where(Activity.store_order_id == order_id)
     if since:
         # Stored times are UTC and SQLite keeps them without an offset: compare in UTC everywhere.
-        utc = since.astimezone(UTC) if since.tzinfo else since.replace(tzinfo=UTC)
-        statement = statement.where(Activity.created_at >= utc)
+        statement = statement.where(Activity.created_at >= as_utc(since))
     return statement

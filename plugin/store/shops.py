@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from plugin.errors import ConfigurationError, ShopNotInstalled
+from plugin.orders import timestamps
 from plugin.shopify.shop_domain import require_shop_domain
 from plugin.store.crypto import TokenCipher
 from plugin.store.db import Database
@@ -214,10 +215,8 @@ def reencrypt_tokens(database: Database, cipher: TokenCipher) -> tuple[int, int]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
-    """value as an aware UTC datetime (SQLite hands timezone-aware columns back naive)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    """value as an aware UTC datetime (SQLite hands timezone-aware columns back naive); None stays None."""
+    return None if value is None else timestamps.as_utc(value)
 
 
 def _forget_tokens(shop: Shop) -> None:
