@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from plugin.errors import AdminAPIError, InvalidOrder
@@ -101,7 +101,9 @@ class Decision:
     report: str | None = None  # one of the REPORT_* names in jobs.updates, or None
     change: PrintChange | None = None
     new_print_order: PrintOrder | None = None
-    extra: dict = field(default_factory=dict)
+    # A refused replacement (report "replace_failed"): the provider's reason and the order it refused.
+    refusal_reason: str | None = None
+    wanted: NewPrintOrder | None = None
 
 
 def updated_at_arg(updated_at: object) -> datetime:

@@ -69,7 +69,7 @@ def cancel_and_replace(
         # Permanent: the old order is cancelled and the new one refused. Tell the merchant, and
         # record the refusal so later runs do not place it behind their back.
         outcome = Outcome(old.id, "canceled", "replace", REPLACE_FAILED, error=str(exc)[:500])
-        return Decision(outcome, REPORT_REPLACE_FAILED, change, extra={"reason": str(exc)[:300], "wanted": wanted})
+        return Decision(outcome, REPORT_REPLACE_FAILED, change, refusal_reason=str(exc)[:300], wanted=wanted)
     return _replaced(old, placed, change)
 
 

@@ -10,7 +10,7 @@ from plugin.errors import InvalidPayload, TransientError
 from plugin.intake.guards import newest_updated_at
 from plugin.logs import log_event
 from plugin.orders.outcomes import PrintOutcome
-from plugin.providers import PatchResult, PrintOrder, PrintProvider
+from plugin.providers import NewPrintOrder, PatchResult, PrintOrder, PrintProvider
 from plugin.shopify.admin_api import AdminClient
 from plugin.store import activity
 from plugin.store.activity import Outcome
@@ -326,8 +326,8 @@ def report_update(
             {
                 (d.outcome.print_order_id, REFUSED): (
                     d.outcome.print_order_id,
-                    d.extra["reason"],
-                    _summary(store, d.extra["wanted"].address, d.extra["wanted"].items),
+                    d.refusal_reason,
+                    _summary(store, _wanted(d).address, _wanted(d).items),
                 )
                 for d in by_report[REPORT_REPLACE_FAILED]
             },
@@ -349,6 +349,13 @@ def _by_print_order(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, li
     for print_order_id, status, line in rows:
         grouped.setdefault((print_order_id, status), []).append(line)
     return [(print_order_id, status, lines) for (print_order_id, status), lines in grouped.items()]
+
+
+def _wanted(decision: Decision) -> NewPrintOrder:
+    """The replacement a replace_failed decision wanted (every such decision carries it)."""
+    if decision.wanted is None:
+        raise ValueError(f"replace_failed decision for {decision.outcome.print_order_id} without the wanted order")
+    return decision.wanted
 
 
 def _summary(store: StoreState, address, items) -> str:
