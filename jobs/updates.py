@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+import functools
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from plugin.errors import InvalidPayload, TransientError
@@ -173,6 +175,48 @@ def mirror_changes(ledger: OrderLedger, provider: PrintProvider, store: StoreSta
     return decisions
 
 
+class Step(enum.Enum):
+    """What one print order needs, decided without touching anything (plan), then done (act)."""
+
+    IN_SYNC = "in_sync"  # nothing differs
+    TOO_LATE = "too_late"  # it differs, but production has started: tell the merchant
+    CANCEL = "cancel"  # every item of it was removed: cancel it
+    NEEDS_ACTION = "needs_action"  # a change the app cannot apply by itself
+    PATCH_DRAFT = "patch_draft"  # a draft: edit it in place
+    REPLACE = "replace"  # placed, and the shop allows cancel-and-replace
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The step one print order needs, the change behind it, and why (for a needs-action step)."""
+
+    step: Step
+    change: PrintChange
+    why: str | None = None
+
+
+def plan(store: StoreState, order: PrintOrder, replace_on: bool) -> Plan:
+    """The step a live print order needs to match the store order: pure, no provider or Shopify call."""
+    change = compare(store, order)
+    if not change.any:
+        return Plan(Step.IN_SYNC, change)
+    if order.is_too_late:
+        return Plan(Step.TOO_LATE, change)
+    if change.every_item_removed:
+        # Nothing of this print order is wanted any more: that is a cancellation.
+        return Plan(Step.CANCEL, change)
+    if not change.automatic:
+        return Plan(Step.NEEDS_ACTION, change, "one line item is spread over several print items")
+    if order.is_draft:
+        return Plan(Step.PATCH_DRAFT, change)
+    if replace_on:
+        problem = replacement_problem(replacement_for(store, order))
+        if problem:
+            return Plan(Step.NEEDS_ACTION, change, f"cannot replace: {problem}")
+        return Plan(Step.REPLACE, change)
+    return Plan(Step.NEEDS_ACTION, change)
+
+
 def decide(
     ledger: OrderLedger,
     provider: PrintProvider,
@@ -181,30 +225,25 @@ def decide(
     live: list[PrintOrder],
     replace_on: bool,
 ) -> Decision:
-    """What to do about one live print order, done."""
-    change = compare(store, order)
-    if not change.any:
+    """What to do about one live print order, done: its plan, then the provider calls the plan needs."""
+    planned = plan(store, order, replace_on)
+    change = planned.change
+    if planned.step is Step.IN_SYNC:
         return Decision(Outcome(order.id, order.status, "compare", IN_SYNC))
-    if order.is_too_late:
+    if planned.step is Step.TOO_LATE:
         return _too_late(Outcome(order.id, order.status, "compare", CHANGE_TOO_LATE, detail=_detail(change)), change)
-    if change.every_item_removed:
-        # Nothing of this print order is wanted any more: that is a cancellation.
+    if planned.step is Step.CANCEL:
         result = cancel_one(provider, order)
         if result.outcome == TOO_LATE:
             return _too_late(replace(result, outcome=CHANGE_TOO_LATE, detail=_detail(change)), change)
         if result.outcome in (CANCELLED, ALREADY_CANCELED):
             return Decision(replace(result, detail=_detail(change)), REPORT_CANCELLED, change)
         return Decision(result)
-    if not change.automatic:
-        return _needs_action(order, change, "one line item is spread over several print items")
-    if order.is_draft:
+    if planned.step is Step.PATCH_DRAFT:
         return _patch_draft(ledger, provider, store, order, change, live, replace_on)
-    if replace_on:
-        problem = replacement_problem(replacement_for(store, order))
-        if problem:
-            return _needs_action(order, change, f"cannot replace: {problem}")
+    if planned.step is Step.REPLACE:
         return cancel_and_replace(ledger, provider, store, order, change, live)
-    return _needs_action(order, change)
+    return _needs_action(order, change, planned.why)
 
 
 def _patch_draft(
@@ -271,42 +310,21 @@ def report_update(
             by_report.setdefault(d.report, []).append(d)
     written = []
 
-    def admin() -> AdminClient:
-        """The job's Admin client, for every write of this report."""
-        return client
-
-    def note(entries: dict[tuple[str, str], object], compose) -> None:
-        """Append one paragraph about the entries not written yet (ledger entry → compose row)."""
-        write_paragraph_once(
-            ledger, admin(), list(entries), lambda pending, ref: compose([entries[e] for e in pending], ref, datetime.now(UTC))
-        )
-
-    def facts(report: str, prefix: str, too_late: bool) -> dict[tuple[str, str], tuple[str, str, str]]:
-        """Ledger entry → (print order, status, line): one per fact, keyed by the fact's hash."""
-        return {
-            (d.outcome.print_order_id, f"{prefix}:{fact.key}"): (
-                d.outcome.print_order_id,
-                d.outcome.status_seen or "unknown",
-                line,
-            )
-            for d in by_report[report]
-            for fact in d.change.facts()
-            for line in paragraphs.change_lines(fact, too_late=too_late)
-        }
+    note = functools.partial(_note_once, client, ledger)
 
     if REPORT_TOO_LATE in by_report:
         note(
-            facts(REPORT_TOO_LATE, ENTRY_CHANGE_TOO_LATE, True),
+            _change_facts(by_report[REPORT_TOO_LATE], ENTRY_CHANGE_TOO_LATE, too_late=True),
             lambda rows, ref, when: paragraphs.change_too_late(provider_name, _by_print_order(rows), ref, when),
         )
-        add_tag_once(ledger, admin(), TAG_CHANGE_TOO_LATE)
+        add_tag_once(ledger, client, TAG_CHANGE_TOO_LATE)
         written.append("too_late_noted")
     if REPORT_NEEDS_ACTION in by_report:
         note(
-            facts(REPORT_NEEDS_ACTION, ENTRY_CHANGE_NEEDS_ACTION, False),
+            _change_facts(by_report[REPORT_NEEDS_ACTION], ENTRY_CHANGE_NEEDS_ACTION, too_late=False),
             lambda rows, ref, when: paragraphs.change_needs_action(provider_name, _by_print_order(rows), ref, when),
         )
-        add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
+        add_tag_once(ledger, client, TAG_CHANGE_NEEDS_ACTION)
         written.append("needs_action_noted")
     if REPORT_REPLACED in by_report:
         note(
@@ -333,14 +351,32 @@ def report_update(
             },
             lambda rows, ref, when: paragraphs.replacement_refused(provider_name, rows, ref, when),
         )
-        add_tag_once(ledger, admin(), TAG_CHANGE_NEEDS_ACTION)
+        add_tag_once(ledger, client, TAG_CHANGE_NEEDS_ACTION)
         written.append("replace_failed_noted")
     finished = (CANCELLED, ALREADY_CANCELED, NOT_FOUND)
     if REPORT_CANCELLED in by_report and all(d.outcome.outcome in finished for d in decisions):
         # Tagged like a cancellation only when nothing of the store order is left to print.
-        add_tag_once(ledger, admin(), TAG_CANCELLED)
+        add_tag_once(ledger, client, TAG_CANCELLED)
         written.append("tagged_cancelled")
     return ",".join(written) or "untouched"
+
+
+def _note_once(client: AdminClient, ledger: OrderLedger, entries: dict[tuple[str, str], object], compose) -> None:
+    """Append one paragraph about the entries not written yet (ledger entry → the row compose gets)."""
+    write_paragraph_once(
+        ledger, client, list(entries), lambda pending, ref: compose([entries[e] for e in pending], ref, datetime.now(UTC))
+    )
+
+
+def _change_facts(decisions: list[Decision], prefix: str, *, too_late: bool) -> dict[tuple[str, str], tuple[str, str, str]]:
+    """Ledger entry → (print order, status, line): one per fact of each change, keyed by the fact's hash."""
+    return {
+        (d.outcome.print_order_id, f"{prefix}:{fact.key}"): (d.outcome.print_order_id, d.outcome.status_seen or "unknown", line)
+        for d in decisions
+        if d.change is not None
+        for fact in d.change.facts()
+        for line in paragraphs.change_lines(fact, too_late=too_late)
+    }
 
 
 def _by_print_order(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, list[str]]]:

@@ -1,5 +1,6 @@
 """Comparing the store order with a print order, and the words used for what changed."""
 
+import dataclasses
 from datetime import UTC, datetime
 
 import pytest
@@ -13,6 +14,7 @@ from jobs.print_changes import (
     store_state_of,
     updated_at_arg,
 )
+from jobs.updates import Step, plan
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
 
@@ -177,3 +179,28 @@ def test_words_for_too_late_and_in_time_changes():
     assert "2026-11-27 10:02 UTC" in text and "Gelato print order po-1 (printed)" in text and text.endswith("[pm-x]")
     text = paragraphs.change_needs_action("gelato", [("po-1", "passed", in_time)], "pm-y", when)
     assert "po-1 is still 'passed'" in text and "Gelato dashboard" in text and text.endswith("[pm-y]")
+
+
+@pytest.mark.parametrize(
+    "store_kwargs, order_kwargs, replace_on, step, why",
+    [
+        ({}, {}, False, Step.IN_SYNC, None),
+        ({"items": (("11", 1), ("12", 1))}, {"status": "in_production"}, False, Step.TOO_LATE, None),
+        ({"items": (("11", 0), ("12", 0))}, {}, False, Step.CANCEL, None),
+        ({"items": (("11", 1),)}, {"items": (("11", 1), ("11", 1))}, False, Step.NEEDS_ACTION, "spread over several"),
+        ({"items": (("11", 1), ("12", 1))}, {"order_type": "draft"}, False, Step.PATCH_DRAFT, None),
+        ({"items": (("11", 1), ("12", 1))}, {}, False, Step.NEEDS_ACTION, None),
+        ({"items": (("11", 1), ("12", 1))}, {}, True, Step.REPLACE, None),
+        ({"address": {**SHOPIFY_ADDRESS, "address1": ""}}, {}, True, Step.NEEDS_ACTION, "cannot replace"),
+    ],
+)
+def test_plan_is_decided_without_any_call(store_kwargs, order_kwargs, replace_on, step, why):
+    """The pure half of the job's decision: the same inputs always give the same step, nothing is called."""
+    order_kwargs = dict(order_kwargs)
+    order_type = order_kwargs.pop("order_type", None)
+    order = print_order(**order_kwargs)
+    if order_type:
+        order = dataclasses.replace(order, order_type=order_type)
+    planned = plan(store(**store_kwargs), order, replace_on)
+    assert planned.step is step
+    assert (why is None and planned.why is None) or (why is not None and why in planned.why)

@@ -12,7 +12,8 @@ https://shopify.dev/docs/api/admin-graphql/latest/objects/Order. Requested cost:
 
 from __future__ import annotations
 
-from plugin.errors import AdminAPIError
+from plugin.errors import AdminAPIError, InvalidOrder
+from plugin.orders.ids import id_of_gid, parse_id
 from plugin.shopify.admin_api import AdminClient
 
 ORDER_PRINT_STATE = """
@@ -80,7 +81,7 @@ def rest_payload(node: dict, line_items: list[dict]) -> dict:
     address = node.get("shippingAddress")
     try:
         return {
-            "id": int(node["legacyResourceId"]),
+            "id": parse_id(node["legacyResourceId"], "legacyResourceId"),
             "admin_graphql_api_id": node["id"],
             "name": node.get("name"),
             "updated_at": node["updatedAt"],
@@ -102,7 +103,7 @@ def rest_payload(node: dict, line_items: list[dict]) -> dict:
             },
             "line_items": [
                 {
-                    "id": int(item["id"].rsplit("/", 1)[-1]),
+                    "id": id_of_gid(item["id"], "lineItems.id"),
                     "name": item.get("name"),
                     "quantity": item.get("quantity"),
                     "current_quantity": item.get("currentQuantity"),
@@ -110,5 +111,5 @@ def rest_payload(node: dict, line_items: list[dict]) -> dict:
                 for item in line_items
             ],
         }
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOrder) as exc:
         raise AdminAPIError(f"order {node.get('id')!r}: answer lacks a field the app reads ({exc})") from exc

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from plugin.errors import AdminAPIError
+from plugin.errors import AdminAPIError, InvalidOrder
+from plugin.orders.ids import parse_id
 from plugin.shopify.admin_api import AdminClient
 
 ORDERS_UPDATED_SINCE = """
@@ -68,10 +69,10 @@ def orders_updated_since(client: AdminClient, since: datetime, limit: int) -> It
 
 def _order_change(node: object, shop: str) -> OrderChange:
     try:
-        order_id = str(int(node["legacyResourceId"]))  # type: ignore[index]
+        order_id = parse_id(node["legacyResourceId"], "legacyResourceId")  # type: ignore[index]
         updated_at = datetime.fromisoformat(node["updatedAt"])  # type: ignore[index]
         cancelled = node.get("cancelledAt") is not None  # type: ignore[union-attr]
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, InvalidOrder) as exc:
         raise AdminAPIError(f"orders query for {shop}: an order lacks id or updatedAt ({exc})") from exc
     if updated_at.tzinfo is None:
         raise AdminAPIError(f"orders query for {shop}: updatedAt {node['updatedAt']!r} has no offset")  # type: ignore[index]
