@@ -8,10 +8,10 @@ answers it when they run, and a job whose order Shopify does not confirm touches
 from __future__ import annotations
 
 from plugin.logs import log_event
+from plugin.orders.ids import order_gid
 from plugin.orders.outcomes import PrintOutcome
 from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.order_state_api import read_order_payload
-from plugin.shopify.orders_api import order_gid
 from plugin.store import activity
 from plugin.store.activity import Outcome
 

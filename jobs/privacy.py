@@ -27,7 +27,6 @@ from .uninstall import KEPT, NO_TOKEN, confirm_uninstalled
 KEY_PREFIX = keys.PREFIX
 # Order locks and token locks: deleting one under a running job would break its fence.
 LOCK_KEY_PREFIX = f"{KEY_PREFIX}lock:"
-SHOP_DOMAIN_SUFFIX = ".myshopify.com"
 # Large IN lists (and job fetches) are split so no database or pipeline grows without bound.
 _CHUNK = 500
 # A job of the redacted data still running: the redaction runs again once it has ended.
@@ -92,7 +91,7 @@ def report_customer_data(
         }
         for held in held_jobs(svc.redis, _naming_orders(shop, wanted))
     ]
-    keys = _order_keys(svc.redis, shop, wanted)
+    order_keys = _order_keys(svc.redis, shop, wanted)
     # The log line is the report (the app holds no names, addresses or e-mails; the notes it
     # wrote live on the orders in Shopify, its jobs carry ids only).
     log_event(
@@ -104,10 +103,10 @@ def report_customer_data(
         activity_records=records,
         note_entries=note_entries,
         rq_jobs=jobs,
-        redis_keys=keys,
+        redis_keys=order_keys,
         webhook_id=webhook_id,
     )
-    return {"activity_records": len(records), "note_entries": note_entries, "rq_jobs": len(jobs), "redis_keys": len(keys)}
+    return {"activity_records": len(records), "note_entries": note_entries, "rq_jobs": len(jobs), "redis_keys": len(order_keys)}
 
 
 def redact_customer(shop: str, order_ids: list[str], customer_id: str | None = None, webhook_id: str | None = None) -> dict:
@@ -158,17 +157,12 @@ def redact_shop(shop: str, webhook_id: str | None = None) -> dict:
         log_event("privacy_shop_redacted", shop=shop, result="skipped_installed", reason=confirmation, webhook_id=webhook_id)
         return {"result": "skipped_installed"}
     with svc.database.session() as session:
-        # Read first: a few keys (a sweep's dedupe key) name an order but not its shop.
-        orders = set(session.scalars(select(Activity.store_order_id).where(Activity.shop == shop).distinct()))
-        orders |= set(session.scalars(select(NoteEntry.store_order_id).where(NoteEntry.shop == shop).distinct()))
         # One transaction: the shop row, its activity and its ledger go together or not at all.
         activity_deleted = session.execute(delete(Activity).where(Activity.shop == shop)).rowcount
         notes_deleted = session.execute(delete(NoteEntry).where(NoteEntry.shop == shop)).rowcount
         shop_deleted = session.execute(delete(Shop).where(Shop.domain == shop)).rowcount > 0
-    held = held_jobs(svc.redis, lambda kwargs: kwargs.get("shop") == shop)
-    orders.update(order_id for item in held for order_id in _orders_named(item.job.kwargs))
-    jobs_deleted, running = _delete_jobs(held)
-    keys_deleted = _delete_keys(svc.redis, _shop_keys(svc.redis, shop, orders), keep_locks=bool(running))
+    jobs_deleted, running = _delete_jobs(held_jobs(svc.redis, lambda kwargs: kwargs.get("shop") == shop))
+    keys_deleted = _delete_keys(svc.redis, _shop_keys(svc.redis, shop), keep_locks=bool(running))
     counts = {
         "shop_deleted": shop_deleted,
         "activity_deleted": activity_deleted,
@@ -266,36 +260,19 @@ def _app_keys(connection: redis.Redis) -> Iterable[tuple[str, list[str]]]:
 
 
 def _order_keys(connection: redis.Redis, shop: str, wanted: set[str]) -> list[str]:
-    """Keys naming one of the orders as a segment, for this shop or for no shop at all.
-
-    Most keys read print-mirror:<kind>:<shop>:<order>; a few name the order alone (a sweep's
-    dedupe key). Shopify's order ids are unique across shops, but a key naming another shop is
-    that shop's.
-    """
-    found = []
-    for key, segments in _app_keys(connection):
-        if wanted.isdisjoint(segments):
-            continue
-        if {segment for segment in segments if segment.endswith(SHOP_DOMAIN_SUFFIX)} <= {shop}:
-            found.append(key)
-    return found
+    """Keys naming the shop and one of the orders as segments (every kind that holds anything about
+    a shop names it: plugin.store.keys)."""
+    return [key for key, segments in _app_keys(connection) if shop in segments and not wanted.isdisjoint(segments)]
 
 
-def _shop_keys(connection: redis.Redis, shop: str, orders: set[str]) -> list[str]:
-    """Keys naming the shop as one segment (print-mirror:<kind>:<shop>[:<order>...]), and keys naming
-    one of its orders and no shop at all."""
-    found = []
-    for key, segments in _app_keys(connection):
-        if shop in segments:
-            found.append(key)
-        elif not orders.isdisjoint(segments) and not any(s.endswith(SHOP_DOMAIN_SUFFIX) for s in segments):
-            found.append(key)
-    return found
+def _shop_keys(connection: redis.Redis, shop: str) -> list[str]:
+    """Keys naming the shop as one segment (print-mirror:<kind>:<shop>[:<order>...])."""
+    return [key for key, segments in _app_keys(connection) if shop in segments]
 
 
-def _delete_keys(connection: redis.Redis, keys: list[str], *, keep_locks: bool) -> int:
+def _delete_keys(connection: redis.Redis, doomed_keys: list[str], *, keep_locks: bool) -> int:
     """Delete keys in chunks; with keep_locks, lock keys stay for the jobs still holding them."""
-    doomed = [key for key in keys if not (keep_locks and key.startswith(LOCK_KEY_PREFIX))]
+    doomed = [key for key in doomed_keys if not (keep_locks and key.startswith(LOCK_KEY_PREFIX))]
     for start in range(0, len(doomed), _CHUNK):
         connection.delete(*doomed[start : start + _CHUNK])
     return len(doomed)

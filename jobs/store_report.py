@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from plugin.orders.ids import order_gid
 from plugin.shopify.admin_api import AdminClient
-from plugin.shopify.orders_api import (
-    add_tags,
-    append_paragraph,
-    order_gid,
-    read_order_note,
-    remove_tags,
-)
+from plugin.shopify.orders_api import add_tags, append_paragraph, read_order_note, remove_tags
 
 from .ledger import STORE_ORDER, OrderLedger
 from .paragraphs import paragraph_ref

@@ -76,7 +76,7 @@ def two_orders(app, live_app, installed_shop, shopify, gelato, drain, queue):
     assert failed.get_status(refresh=True) == "failed"
     scheduled_a = enqueue_later(queue, app, order_a)
     scheduled_b = enqueue_later(queue, app, order_b)
-    # A reconciliation sweep's dedupe key names the order but not the shop.
+    # A reconciliation sweep's dedupe key (its webhook id names the shop and the order).
     for order_id in (order_a, order_b):
         queue.connection.set(sweep_key(order_id), "a-job-id", ex=3600)
     finished = {
@@ -95,7 +95,7 @@ def two_orders(app, live_app, installed_shop, shopify, gelato, drain, queue):
 
 
 def sweep_key(order_id):
-    return f"print-mirror:webhook:reconcile:reconcile:{order_id}:2026-11-29T10:00:00+00:00"
+    return f"print-mirror:webhook:reconcile:reconcile:{SHOP}:{order_id}:2026-11-29T10:00:00+00:00"
 
 
 def readable(value: bytes) -> list[bytes]:

@@ -74,11 +74,6 @@ class OrderNote:
     tags: tuple[str, ...]
 
 
-def order_gid(order_id: str) -> str:
-    """The GraphQL id of a store order from its numeric id."""
-    return f"gid://shopify/Order/{order_id}"
-
-
 def read_order_note(client: AdminClient, gid: str) -> OrderNote:
     """Read the order's current note and tags."""
     order = client.execute(ORDER_NOTE_QUERY, {"id": gid}).get("order")
