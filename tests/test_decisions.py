@@ -11,39 +11,14 @@ from jobs.ledger import OrderLedger
 from jobs.print_changes import StoreState, store_state_of
 from jobs.replacement import DONE, INTENT, REFUSED, REPORT_REPLACE_FAILED, REPORT_REPLACED, REPORT_TOO_LATE
 from jobs.updates import REPORT_CANCELLED, REPORT_NEEDS_ACTION, mirror_changes
-from plugin.providers import Address, NewPrintOrder, PrintOrder
+from plugin.providers import NewPrintOrder, PrintOrder
 from plugin.store.db import Database
 from plugin.store.migrate import upgrade
+from tests.support.addresses import PLACED, SHOPIFY_ADDRESS
 from tests.support.memory_provider import MemoryProvider, print_item
 
 SHOP = "decisions.myshopify.com"
 ORDER_ID = "1001"
-SHOPIFY_ADDRESS = {
-    "name": "Steve Shipper",
-    "first_name": "Steve",
-    "last_name": "Shipper",
-    "company": "Shipping Company",
-    "address1": "123 Shipping Street",
-    "address2": "",
-    "city": "Shippington",
-    "zip": "40003",
-    "province_code": "KY",
-    "country_code": "US",
-    "phone": "555-555-SHIP",
-}
-PLACED = Address(
-    name="Steve Shipper",
-    first_name="Steve",
-    last_name="Shipper",
-    company="Shipping Company",
-    address1="123 Shipping Street",
-    city="Shippington",
-    zip="40003",
-    province_code="KY",
-    country_code="US",
-    phone="555-555-SHIP",
-    email="jon@example.com",
-)
 MOVED = {**SHOPIFY_ADDRESS, "address1": "9 New Road", "city": "Newtown", "zip": "40004"}
 
 

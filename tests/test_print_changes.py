@@ -17,33 +17,7 @@ from jobs.print_changes import (
 from jobs.updates import Step, plan
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
-
-SHOPIFY_ADDRESS = {
-    "name": "Steve Shipper",
-    "first_name": "Steve",
-    "last_name": "Shipper",
-    "company": "Shipping Company",
-    "address1": "123 Shipping Street",
-    "address2": "",
-    "city": "Shippington",
-    "zip": "40003",
-    "province_code": "KY",
-    "country_code": "US",
-    "phone": "555-555-SHIP",
-}
-PLACED = Address(
-    name="Steve Shipper",
-    first_name="Steve",
-    last_name="Shipper",
-    company="Shipping Company",
-    address1="123 Shipping Street",
-    city="Shippington",
-    zip="40003",
-    province_code="KY",
-    country_code="US",
-    phone="555 555 ship",
-    email="jon@example.com",
-)
+from tests.support.addresses import PLACED, SHOPIFY_ADDRESS
 
 
 def store(address=SHOPIFY_ADDRESS, items=(("11", 2), ("12", 1))):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from plugin.errors import InvalidOrder
 from plugin.intake.delivery import Delivery
 from plugin.intake.guards import FingerprintGuard, StaleUpdateGuard, SweepGuard
@@ -53,18 +55,7 @@ def order_updated(delivery: Delivery) -> JobRequest | Ignored:
     data waits in Redis.
     """
     state = print_state_of(delivery.payload)
-    return JobRequest(
-        func=MIRROR_UPDATE,
-        kwargs={
-            "shop": delivery.shop,
-            "order_id": state.order_id,
-            "topic": delivery.topic,
-            "webhook_id": delivery.webhook_id,
-            "updated_at": state.updated_at.isoformat(),
-            "cancelled": state.cancelled,
-        },
-        guards=_guards(delivery.shop, state),
-    )
+    return _mirror_update(delivery, state.order_id, state.updated_at, state.cancelled, _guards(delivery.shop, state))
 
 
 def _guards(shop: str, state) -> tuple:
@@ -84,6 +75,12 @@ def order_found_by_sweep(delivery: Delivery) -> JobRequest:
     payload = delivery.payload
     order_id = order_id_of(payload)
     updated_at = parse_timestamp(payload.get("updated_at"), "sweep 'updated_at'")
+    cancelled = payload.get("cancelled") is True
+    return _mirror_update(delivery, order_id, updated_at, cancelled, (SweepGuard(delivery.shop, order_id, updated_at),))
+
+
+def _mirror_update(delivery: Delivery, order_id: str, updated_at: datetime, cancelled: bool, guards: tuple) -> JobRequest:
+    """The mirror_update job for an order: ids, the update's time and whether it is cancelled, nothing more."""
     return JobRequest(
         func=MIRROR_UPDATE,
         kwargs={
@@ -92,9 +89,9 @@ def order_found_by_sweep(delivery: Delivery) -> JobRequest:
             "topic": delivery.topic,
             "webhook_id": delivery.webhook_id,
             "updated_at": updated_at.isoformat(),
-            "cancelled": payload.get("cancelled") is True,
+            "cancelled": cancelled,
         },
-        guards=(SweepGuard(delivery.shop, order_id, updated_at),),
+        guards=guards,
     )
 
 
