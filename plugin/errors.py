@@ -65,3 +65,15 @@ class TokenGrantRefused(PermanentError):
 
 class ReauthorizationRequired(PermanentError):
     """The shop's refresh token is dead: the merchant must open the app again to re-authorise it."""
+
+
+class ProviderRefused(ProviderError):
+    """The print provider refused the account's API key (401/403): it is wrong, revoked or lacks access."""
+
+
+class NoProviderAccount(PermanentError):
+    """The shop has connected no print-provider account and the deployment has no default one."""
+
+
+class InvalidIdToken(PermanentError):
+    """An admin request's ID token (Shopify session token) is missing, forged, expired or for another app."""
