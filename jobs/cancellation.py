@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from plugin.logs import log_event
 from plugin.metrics import observe_provider_call
 from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
+from plugin.providers.reference_search import ReferenceSearch, find_print_orders
 from plugin.shopify.admin_api import AdminClient
 from plugin.store import activity
 from plugin.store.activity import Outcome
@@ -16,7 +18,7 @@ from plugin.store.activity import Outcome
 from . import paragraphs
 from .arguments import check_order_id, check_shop
 from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
-from .failure_notes import note_recovery
+from .failure_notes import note_no_provider_account, note_recovery
 from .ledger import OrderLedger
 from .locks import order_lock
 from .runtime import services
@@ -32,6 +34,7 @@ ALREADY_CANCELED = PrintOutcome.ALREADY_CANCELED
 TOO_LATE = PrintOutcome.TOO_LATE
 NOT_FOUND = PrintOutcome.NOT_FOUND
 NO_PRINT_ORDERS = PrintOutcome.NO_PRINT_ORDERS
+NO_PROVIDER_ACCOUNT = PrintOutcome.NO_PROVIDER_ACCOUNT
 
 
 def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled", webhook_id: str | None = None) -> dict:
@@ -45,17 +48,27 @@ def mirror_cancellation(shop: str, order_id: str, topic: str = "orders/cancelled
         if store is None or not store.cancelled:
             reason = ORDER_NOT_FOUND if store is None else NOT_CANCELLED
             return stand_down(svc, shop, order_id, topic, webhook_id, "mirror_cancellation", reason)
-        return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started)
+        return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started, store.name)
 
 
 def cancel_confirmed(
-    svc, admin: AdminClient, shop: str, order_id: str, topic: str, webhook_id: str | None, started: float
+    svc,
+    admin: AdminClient,
+    shop: str,
+    order_id: str,
+    topic: str,
+    webhook_id: str | None,
+    started: float,
+    order_name: str | None = None,
 ) -> dict:
     """Cancel the print orders of a store order Shopify says is cancelled (the caller holds the order lock)."""
-    provider = svc.provider()
-    outcomes = cancel_print_orders(provider, order_id)
-    activity.record(svc.database, shop, order_id, topic, outcomes)
     ledger = OrderLedger(svc.database, shop, order_id)
+    chosen = svc.provider_account(shop)
+    if chosen is None:
+        return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_cancellation")
+    provider = svc.provider_client(chosen[1])
+    outcomes = cancel_print_orders(provider, order_id, order_name)
+    activity.record(svc.database, shop, order_id, topic, outcomes)
     report = report_cancellation(admin, ledger, provider.name, outcomes)
     note_recovery(svc, admin, ledger, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
@@ -81,12 +94,42 @@ def check_order_args(shop: object, order_id: object) -> None:
     check_order_id(order_id)
 
 
-def cancel_print_orders(provider: PrintProvider, order_id: str) -> list[Outcome]:
-    """Try to cancel each print order placed for the store order; one Outcome each."""
-    print_orders = provider.find_orders(order_id)
-    if not print_orders:
-        return [Outcome(None, None, "search", NO_PRINT_ORDERS)]
-    return [cancel_one(provider, print_order) for print_order in print_orders]
+def cancel_print_orders(provider: PrintProvider, order_id: str, order_name: str | None = None) -> list[Outcome]:
+    """Try to cancel each print order placed for the store order (found by id, else by name); one Outcome each."""
+    search = find_print_orders(provider, order_id, order_name)
+    if not search.orders:
+        return [Outcome(None, None, "search", NO_PRINT_ORDERS, detail=search_detail(search))]
+    found_by = search_detail(search)
+    outcomes = [cancel_one(provider, print_order) for print_order in search.orders]
+    return [replace(outcome, detail=outcome.detail or found_by) for outcome in outcomes]
+
+
+def search_detail(search: ReferenceSearch) -> str:
+    """The activity's words for a search: which reference found the print orders, or every one tried."""
+    if search.matched is None:
+        return "searched orderReferenceId " + ", ".join(search.tried)
+    return f"found by orderReferenceId {search.matched}"
+
+
+def without_provider_account(svc, admin: AdminClient, ledger: OrderLedger, topic: str, webhook_id: str | None, job: str) -> dict:
+    """No account to ask: no provider call; tag and note the order once, so the merchant connects one."""
+    outcome = Outcome(None, None, "none", NO_PROVIDER_ACCOUNT, detail="connect the print provider in the app")
+    activity.record(svc.database, ledger.shop, ledger.order_id, topic, [outcome])
+    written = note_no_provider_account(admin, ledger, job)
+    log_event(
+        "job",
+        job=job,
+        shop=ledger.shop,
+        topic=topic,
+        webhook_id=webhook_id,
+        order_id=ledger.order_id,
+        outcome=NO_PROVIDER_ACCOUNT,
+    )
+    return {
+        "order_id": ledger.order_id,
+        "print_orders": {"": NO_PROVIDER_ACCOUNT},
+        "store_order": "failure_noted" if written else "untouched",
+    }
 
 
 def cancel_one(provider: PrintProvider, print_order: PrintOrder) -> Outcome:

@@ -25,6 +25,8 @@ from .store_report import add_tag_once, remove_tag, write_paragraph_once
 
 TAG_MIRROR_FAILED = "print-mirror-failed"
 FAILED_PREFIX = "mirror-failed:"
+# The failure entry of an order that found no provider account: once per order, resolved like any failure.
+NO_ACCOUNT_KEY = FAILED_PREFIX + "no-provider-account"
 RECOVERED_PREFIX = "mirror-recovered:"
 # The jobs whose failure leaves print orders unmirrored, and what they were trying to do.
 MIRROR_JOBS = {
@@ -54,7 +56,7 @@ def report_final_failure(svc, job, error: BaseException | None, attempts: int) -
 
     def compose(_pending, ref: str) -> str:
         return paragraphs.mirror_failed(
-            svc.provider().name, MIRROR_JOBS[name], order_id, attempts, _short(error), ref, datetime.now(UTC)
+            svc.provider_name(shop), MIRROR_JOBS[name], order_id, attempts, _short(error), ref, datetime.now(UTC)
         )
 
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
@@ -64,6 +66,17 @@ def report_final_failure(svc, job, error: BaseException | None, attempts: int) -
         add_tag_once(ledger, client, TAG_MIRROR_FAILED)
     log_event("mirror_failed_noted", shop=shop, order_id=order_id, job_id=job.id)
     return True
+
+
+def note_no_provider_account(client, ledger: OrderLedger, job: str) -> bool:
+    """Tag print-mirror-failed and say to connect the print provider in the app, once per order; call under the order lock."""
+
+    def compose(_pending, ref: str) -> str:
+        return paragraphs.no_provider_account(MIRROR_JOBS[job], ledger.order_id, ref, datetime.now(UTC))
+
+    written = write_paragraph_once(ledger, client, [(STORE_ORDER, NO_ACCOUNT_KEY)], compose)
+    add_tag_once(ledger, client, TAG_MIRROR_FAILED)
+    return written
 
 
 def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> bool:
@@ -78,7 +91,7 @@ def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> 
     entries = [(STORE_ORDER, RECOVERED_PREFIX + k[len(FAILED_PREFIX) :]) for k in open_failures]
 
     def compose(_pending, ref: str) -> str:
-        return paragraphs.mirror_recovered(svc.provider().name, summary, ref, datetime.now(UTC))
+        return paragraphs.mirror_recovered(svc.provider_name(ledger.shop), summary, ref, datetime.now(UTC))
 
     write_paragraph_once(ledger, client, entries, compose)
     remove_tag(ledger, client, TAG_MIRROR_FAILED)

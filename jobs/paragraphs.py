@@ -200,6 +200,17 @@ def mirror_failed(provider: str, action: str, order_id: str, attempts: int, erro
     )
 
 
+def no_provider_account(action: str, order_id: str, ref: str, when: datetime) -> str:
+    """The paragraph for a store with no print-provider account connected: nothing was sent anywhere."""
+    return (
+        f"{HEADER}, {_stamp(when)}: the app could not {action}: this store has not connected its print-provider"
+        " account, so nothing was sent to the print provider. Connect it now: open the app in the Shopify admin"
+        " (Apps → Print-order mirror → Connect) and paste your provider's API key. Then cancel or edit this"
+        f" order's print orders by hand in the provider's dashboard (order reference {order_id}) if they are"
+        f" not yet in production. [{ref}]"
+    )
+
+
 def mirror_recovered(provider: str, summary: dict[str, str], ref: str, when: datetime) -> str:
     """The paragraph for a success after an earlier failure note: what the retry achieved."""
     name = provider.title()

@@ -30,6 +30,8 @@ class StoreState:
     cancelled: bool
     address: Address | None  # None: the store order has no shipping address
     line_items: dict[str, LineItemState]  # by line item id (decimal string)
+    # The order's name as the merchant sees it ("#1001"): a provider's own connector may have used it as the reference.
+    name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,14 @@ def store_state_of(payload: dict) -> StoreState:
     except InvalidOrder as exc:
         raise AdminAPIError(f"order {payload.get('id')}: Shopify's answer is unreadable: {exc}") from exc
     address = None if state.address is None else Address(**{k: state.address.get(k, "") for k in _STORE_ADDRESS_FIELDS})
-    return StoreState(state.updated_at, state.cancelled, address, {item.id: item for item in state.line_items})
+    name = payload.get("name")
+    return StoreState(
+        state.updated_at,
+        state.cancelled,
+        address,
+        {item.id: item for item in state.line_items},
+        name=name if isinstance(name, str) and name.strip() else None,
+    )
 
 
 def compare(store: StoreState, print_order: PrintOrder) -> PrintChange:

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from jobs.queueing import make_queue
 from plugin.errors import TransientError
 from plugin.logs import log_event
-from plugin.store import keys
+from plugin.store import keys, provider_accounts
 from plugin.store.models import Activity, NoteEntry, Shop
 
 from .arguments import check_order_ids, check_shop
@@ -161,10 +161,12 @@ def redact_shop(shop: str, webhook_id: str | None = None) -> dict:
         activity_deleted = session.execute(delete(Activity).where(Activity.shop == shop)).rowcount
         notes_deleted = session.execute(delete(NoteEntry).where(NoteEntry.shop == shop)).rowcount
         shop_deleted = session.execute(delete(Shop).where(Shop.domain == shop)).rowcount > 0
+        provider_account_deleted = provider_accounts.forget(session, shop)
     jobs_deleted, running = _delete_jobs(held_jobs(svc.redis, lambda kwargs: kwargs.get("shop") == shop))
     keys_deleted = _delete_keys(svc.redis, _shop_keys(svc.redis, shop), keep_locks=bool(running))
     counts = {
         "shop_deleted": shop_deleted,
+        "provider_account_deleted": provider_account_deleted,
         "activity_deleted": activity_deleted,
         "note_entries_deleted": notes_deleted,
         "redis_keys_deleted": keys_deleted,

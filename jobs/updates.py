@@ -13,6 +13,7 @@ from plugin.intake.guards import newest_updated_at
 from plugin.logs import log_event
 from plugin.orders.outcomes import PrintOutcome
 from plugin.providers import NewPrintOrder, PatchResult, PrintOrder, PrintProvider
+from plugin.providers.reference_search import find_print_orders
 from plugin.shopify.admin_api import AdminClient
 from plugin.store import activity
 from plugin.store.activity import Outcome
@@ -30,6 +31,8 @@ from .cancellation import (
     cancel_confirmed,
     cancel_one,
     check_order_args,
+    search_detail,
+    without_provider_account,
 )
 from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
 from .failure_notes import note_recovery
@@ -115,9 +118,12 @@ def mirror_update(
         if store.cancelled:
             # The very flow of orders/cancelled: its provider status and ledger make the two topics
             # of one cancellation cancel once and write at most one paragraph.
-            return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started)
-        provider = svc.provider()
+            return cancel_confirmed(svc, admin, shop, order_id, topic, webhook_id, started, store.name)
         ledger = OrderLedger(svc.database, shop, order_id)
+        chosen = svc.provider_account(shop)
+        if chosen is None:
+            return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_update")
+        provider = svc.provider_client(chosen[1])
         decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
         report = report_update(admin, ledger, provider.name, store, decisions)
@@ -145,9 +151,10 @@ def mirror_update(
 
 def mirror_changes(ledger: OrderLedger, provider: PrintProvider, store: StoreState, replace_on: bool) -> list[Decision]:
     """Decide and act for every print order of the store order; one Decision each."""
-    found = provider.find_orders(ledger.order_id)
+    search = find_print_orders(provider, ledger.order_id, store.name)
+    found = search.orders
     if not found:
-        return [Decision(Outcome(None, None, "search", NO_PRINT_ORDERS))]
+        return [Decision(Outcome(None, None, "search", NO_PRINT_ORDERS, detail=search_detail(search)))]
     decisions: list[Decision] = []
     owed: list[PrintOrder] = []
     live: list[PrintOrder] = []

@@ -1,4 +1,4 @@
-"""The app factory: create_app wires configuration, storage, Redis, webhooks, OAuth, metrics and the CLI."""
+"""The app factory: create_app wires configuration, storage, Redis, webhooks, OAuth, the admin page, metrics and the CLI."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
 from plugin import cli, health, metrics, services
+from plugin.admin import api as admin_api
+from plugin.admin import page as admin_page
 from plugin.config import load_config
 from plugin.errors import ConfigurationError
 from plugin.logs import configure_logging
@@ -19,6 +21,7 @@ from plugin.store.secrets_store import (
     random_secret,
     refuse_to_start,
     require_app_secrets,
+    require_local_sandbox,
 )
 from webhooks import bp as webhooks_bp
 
@@ -35,6 +38,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     configure_logging(app.config.get("LOG_LEVEL", "INFO"))
     try:
         require_app_secrets(app.config, os.environ)
+        require_local_sandbox(app.config, os.environ)
     except ConfigurationError as exc:
         refuse_to_start(exc)
     # Only a local run (embedded Redis, SQLite, no dyno) gets generated secrets kept under instance/.
@@ -52,6 +56,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(oauth.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(admin_page.bp)
+    app.register_blueprint(admin_api.bp)
+    if app.config["SANDBOX_SHOP"]:
+        from plugin.admin import sandbox_bridge
+
+        app.register_blueprint(sandbox_bridge.bp)
     cli.init_app(app)
     return app
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import redis
 import requests
 from flask import Flask, current_app
 
 from plugin.http import make_session
-from plugin.providers.gelato import GelatoClient
+from plugin.providers import PrintProvider
+from plugin.providers.catalog import ProviderClients
 from plugin.shopify.admin_api import AdminClient, graphql_url
 from plugin.shopify.token_endpoint import TokenEndpoint
 from plugin.shopify.tokens import ShopTokens
+from plugin.store import provider_accounts
 from plugin.store.crypto import TokenCipher
 from plugin.store.db import Database
+from plugin.store.provider_accounts import Account
+
+# Where a shop's print-provider account comes from: its own, or the deployment-wide GELATO_API_KEY.
+OWN_ACCOUNT = "shop"
+DEFAULT_ACCOUNT = "default"
 
 
 @dataclass
@@ -32,9 +40,28 @@ class Services:
         """(connect, read) timeout of every outgoing HTTP call."""
         return (self.config["HTTP_CONNECT_TIMEOUT"], self.config["HTTP_READ_TIMEOUT"])
 
-    def provider(self) -> GelatoClient:
-        """The print provider client."""
-        return GelatoClient(self.config["GELATO_API_URL"], self.config["GELATO_API_KEY"], self.http, self.timeout)
+    @cached_property
+    def provider_clients(self) -> ProviderClients:
+        """The process's provider clients, one per account."""
+        return ProviderClients(self.config, self.timeout)
+
+    def provider_account(self, shop: str) -> tuple[str, Account] | None:
+        """The account the shop's jobs use and where it comes from (OWN_ACCOUNT, DEFAULT_ACCOUNT); None: neither."""
+        own = provider_accounts.load_account(self.database, self.cipher, shop)
+        if own is not None:
+            return OWN_ACCOUNT, own
+        if self.config["GELATO_API_KEY"]:
+            return DEFAULT_ACCOUNT, Account(provider="gelato", api_key=self.config["GELATO_API_KEY"], store_id=None)
+        return None
+
+    def provider_name(self, shop: str) -> str:
+        """The name of the provider the shop's orders go to (for notes); "gelato" when it has no account yet."""
+        chosen = self.provider_account(shop)
+        return "gelato" if chosen is None else chosen[1].provider
+
+    def provider_client(self, account: Account) -> PrintProvider:
+        """The (reused) client of a provider account."""
+        return self.provider_clients.client(account.provider, account.api_key, account.store_id)
 
     def admin_client(self, shop: str) -> AdminClient:
         """An Admin GraphQL client for the installed shop; expiring tokens refresh themselves."""

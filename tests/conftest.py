@@ -22,7 +22,7 @@ API_KEY = "test-api-key"
 API_SECRET = "test-api-secret"
 GELATO_KEY = "test-gelato-key"
 SHOP = "demo.myshopify.com"
-TABLES = ("activity", "note_entries", "shops")
+TABLES = ("activity", "note_entries", "shops", "provider_accounts")
 # Keys this app and RQ create; tests on a shared Redis delete only these.
 KEY_PATTERNS = ("rq:*", "print-mirror:*")
 

@@ -101,3 +101,30 @@ def test_shops_add_help_shows_the_environment_variable(app):
     text = " ".join(result.output.split())  # help text is wrapped to the terminal's width
     assert "[env var: SHOPIFY_ADMIN_TOKEN]" in text
     assert "`ps`" in text and "read -rs SHOPIFY_ADMIN_TOKEN" in text
+
+
+def test_shops_connect_checks_the_key_live_and_stores_it_encrypted(app, installed_shop, gelato):
+    gelato.add_account("merchant-gelato-key-7f3a")
+    runner = app.test_cli_runner()
+    refused = runner.invoke(args=["shops", "connect", SHOP, "--provider", "gelato"], env={"PROVIDER_API_KEY": "wrong-key-0000"})
+    assert refused.exit_code != 0 and "Gelato refused this key" in refused.output and "nothing was stored" in refused.output
+    assert app.extensions["services"].provider_account(SHOP)[0] == "default"
+    # No PROVIDER_API_KEY: the key is read from a hidden prompt (stdin here), never echoed.
+    connected = runner.invoke(args=["shops", "connect", SHOP, "--store-id", "store-9"], input="merchant-gelato-key-7f3a\n")
+    assert connected.exit_code == 0, connected.output
+    assert "merchant-gelato-key-7f3a" not in connected.output and "…7f3a" in connected.output
+    source, account = app.extensions["services"].provider_account(SHOP)
+    assert (source, account.provider, account.api_key, account.store_id) == (
+        "shop",
+        "gelato",
+        "merchant-gelato-key-7f3a",
+        "store-9",
+    )
+    assert runner.invoke(args=["shops", "disconnect", SHOP]).exit_code == 0
+    assert app.extensions["services"].provider_account(SHOP)[0] == "default"
+
+
+def test_shops_connect_refuses_a_shop_that_is_not_installed(app, gelato):
+    result = app.test_cli_runner().invoke(args=["shops", "connect", "nowhere.myshopify.com"], env={"PROVIDER_API_KEY": "k" * 20})
+    assert result.exit_code != 0 and "not installed" in result.output
+    assert gelato.calls == []

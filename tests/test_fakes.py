@@ -271,6 +271,35 @@ def test_gelato_create_validates_and_drafts_can_be_patched(gelato, g):
     assert refused.status_code == 409 and refused.json()["message"]
 
 
+def test_gelato_accounts_are_isolated_by_key(gelato, g):
+    """Each key sees only its account's orders (another's is 404); storeIds filters; reset drops accounts."""
+    other = {"X-API-KEY": "key-b"}
+    gelato.add_account("key-b", store_ids=["store-b1"])
+    mine = gelato.add_order("7001")
+    draft = gelato.add_order("7001", order_type="draft", api_key="key-b")
+    placed, in_store = gelato.add_split_order("7001", api_key="key-b", store_id="store-b1")
+    assert [o["id"] for o in g.post(g.url("/v4/orders:search"), json={}).json()["orders"]] == [mine]
+    theirs = requests.post(g.url("/v4/orders:search"), json={"orderReferenceIds": ["7001"]}, headers=other, timeout=5)
+    assert [o["id"] for o in theirs.json()["orders"]] == [draft, placed, in_store]
+    in_b1 = requests.post(g.url("/v4/orders:search"), json={"storeIds": ["store-b1"]}, headers=other, timeout=5)
+    assert [o["id"] for o in in_b1.json()["orders"]] == [placed, in_store]
+    for method, path in (("GET", draft), ("POST", f"{placed}:cancel"), ("PATCH", draft), ("DELETE", draft)):
+        answer = g.request(method, g.url(f"/v4/orders/{path}"), json={} if method == "PATCH" else None)
+        assert (answer.status_code, answer.json()) == (404, {"code": "not_found", "message": "Order not found"})
+    assert gelato.order(placed)["fulfillmentStatus"] == "passed" and gelato.order(draft)["orderType"] == "draft"
+    assert requests.post(g.url(f"/v4/orders/{placed}:cancel"), headers=other, timeout=5).status_code == 200
+    assert [c.status for c in gelato.calls_with_key("key-b", "POST", ":cancel$")] == [200]
+    assert [c.status for c in gelato.calls_with_key(GELATO_KEY, "POST", ":cancel$")] == [404]
+    assert (gelato.account_of(placed), gelato.account_of(mine)) == ("key-b", GELATO_KEY)
+    with pytest.raises(ValueError):
+        gelato.add_order("7002", store_id="store-b1")  # a store belongs to one account
+    with pytest.raises(ValueError):
+        gelato.add_order("7002", api_key="key-unknown")
+    gelato.reset()
+    assert requests.post(g.url("/v4/orders:search"), json={}, headers=other, timeout=5).status_code == 401
+    assert g.post(g.url("/v4/orders:search"), json={}).json() == {"orders": []}
+
+
 # -- Shopify GraphQL ------------------------------------------------------------------------
 
 ORDER_QUERY = """

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import redis
 from click.core import ParameterSource
@@ -12,9 +14,12 @@ from plugin.cli.activity import activity_command
 from plugin.cli.jobs import jobs_cli
 from plugin.cli.tokens import tokens_cli
 from plugin.config import webhook_address
-from plugin.errors import MirrorError
+from plugin.errors import MirrorError, ProviderRefused
+from plugin.providers.catalog import DISPLAY_NAMES, PROVIDERS, check_key
 from plugin.services import get_services
+from plugin.shopify.shop_domain import require_shop_domain
 from plugin.shopify.webhook_subscriptions import register_webhooks
+from plugin.store import provider_accounts
 from plugin.store import shops as shop_store
 from plugin.store.installed_marks import forget_installed
 
@@ -28,6 +33,14 @@ _SHOPS_ADD_EPILOG = (
     f"Pass the token in {ADMIN_TOKEN_VARIABLE}, e.g. `read -rs {ADMIN_TOKEN_VARIABLE} && export "
     f"{ADMIN_TOKEN_VARIABLE}` (a hidden prompt), then `flask --app plugin shops add SHOP`. "
     "A --token argument is visible to every user in `ps` and is kept in shell history."
+)
+
+
+# Where `shops connect` reads the merchant's print-provider API key from when set (else a hidden prompt).
+PROVIDER_KEY_VARIABLE = "PROVIDER_API_KEY"
+_SHOPS_CONNECT_EPILOG = (
+    f"The key comes from {PROVIDER_KEY_VARIABLE} when set, else from a hidden prompt; it is checked with the "
+    "provider before it is stored (encrypted)."
 )
 
 
@@ -110,6 +123,44 @@ def shops_remove(shop: str) -> None:
     click.echo(f"removed {shop.lower()}")
 
 
+@shops_cli.command("connect", epilog=_SHOPS_CONNECT_EPILOG)
+@click.argument("shop")
+@click.option("--provider", "provider", type=click.Choice(PROVIDERS), default="gelato", show_default=True)
+@click.option(
+    "--store-id", default=None, help="The provider's store to search in (Gelato: the store id); default: the whole account."
+)
+def shops_connect(shop: str, provider: str, store_id: str | None) -> None:
+    """Connect SHOP's own print-provider account: key from PROVIDER_API_KEY or a hidden prompt, checked live."""
+    services = get_services()
+    try:
+        domain = require_shop_domain(shop)
+    except MirrorError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not shop_store.is_installed(services.database, domain):
+        raise click.ClickException(f"{domain} is not installed (install it first: `flask --app plugin shops add`)")
+    api_key = (os.environ.get(PROVIDER_KEY_VARIABLE) or "").strip()
+    if not api_key:
+        api_key = click.prompt(f"{DISPLAY_NAMES[provider]} API key", hide_input=True).strip()
+    store_id = (store_id or "").strip() or None
+    try:
+        check_key(provider, services.config, api_key, store_id, services.timeout)
+    except ProviderRefused as exc:
+        raise click.ClickException(f"{DISPLAY_NAMES[provider]} refused this key: {exc}; nothing was stored") from exc
+    except MirrorError as exc:
+        raise click.ClickException(f"the key could not be checked: {exc}; nothing was stored") from exc
+    provider_accounts.connect(services.database, services.cipher, domain, provider, api_key, store_id)
+    click.echo(f"{domain}: connected to {DISPLAY_NAMES[provider]} (key {provider_accounts.key_hint(api_key)}, encrypted)")
+
+
+@shops_cli.command("disconnect")
+@click.argument("shop")
+def shops_disconnect(shop: str) -> None:
+    """Forget SHOP's own print-provider account (it falls back to GELATO_API_KEY, if set)."""
+    if not provider_accounts.disconnect(get_services().database, shop.lower()):
+        raise click.ClickException(f"{shop.lower()} has no print-provider account of its own")
+    click.echo(f"{shop.lower()}: print-provider account removed")
+
+
 @shops_cli.command("set")
 @click.argument("shop")
 @click.option(
@@ -121,11 +172,8 @@ def shops_set(shop: str, cancel_and_replace: bool | None) -> None:
     """Change SHOP's settings."""
     if cancel_and_replace is None:
         raise click.UsageError("nothing to set: pass --cancel-and-replace or --no-cancel-and-replace")
-    with get_services().database.session() as session:
-        row = shop_store.find_shop(session, shop.lower())
-        if row is None:
-            raise click.ClickException(f"{shop} is not installed")
-        row.cancel_and_replace = cancel_and_replace
+    if not shop_store.set_cancel_and_replace(get_services().database, shop.lower(), cancel_and_replace):
+        raise click.ClickException(f"{shop} is not installed")
     click.echo(f"{shop.lower()}: cancel and replace {'on' if cancel_and_replace else 'off'}")
 
 

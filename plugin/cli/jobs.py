@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-
 import click
 from flask.cli import AppGroup
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
-from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from jobs.queueing import make_queue
+from jobs.failed_jobs import failed_jobs
+from jobs.failed_jobs import failed_registry as failed_job_registry
 from plugin.cli.activity import format_table
-from plugin.logs import redact
 from plugin.services import get_services
 
 jobs_cli = AppGroup("jobs", help="Inspect and requeue background jobs.")
@@ -21,36 +18,22 @@ COLUMNS = ("job id", "failed at (UTC)", "job", "shop", "store order", "error")
 
 def failed_registry() -> FailedJobRegistry:
     """The failed-job registry of the app's queue."""
-    return FailedJobRegistry(queue=make_queue(get_services().redis))
+    return failed_job_registry(get_services().redis)
 
 
 def failed_job_rows(registry: FailedJobRegistry) -> list[tuple[str, ...]]:
     """One table row per failed job still in the registry, oldest first."""
-    rows = []
-    for job in Job.fetch_many(registry.get_job_ids(), connection=registry.connection):
-        if job is None:  # expired between listing and fetching
-            continue
-        kwargs = job.kwargs or {}
-        ended = job.ended_at.replace(tzinfo=job.ended_at.tzinfo or UTC).strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-"
-        rows.append(
-            (
-                job.id,
-                ended,
-                (job.func_name or "-").rsplit(".", 1)[-1],
-                str(kwargs.get("shop") or "-"),
-                str(kwargs.get("order_id") or "-"),
-                _error_line(job),
-            )
+    return [
+        (
+            job.id,
+            job.ended_at.strftime("%Y-%m-%d %H:%M:%S") if job.ended_at else "-",
+            job.job,
+            job.shop or "-",
+            job.order_id or "-",
+            job.error,
         )
-    return rows
-
-
-def _error_line(job: Job) -> str:
-    """The last line of the job's traceback (exception type and message), secrets redacted."""
-    result = job.latest_result()
-    text = (result.exc_string if result is not None else None) or ""
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return redact(lines[-1][:160]) if lines else "-"
+        for job in failed_jobs(registry.connection)
+    ]
 
 
 @jobs_cli.command("failed")

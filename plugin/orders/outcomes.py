@@ -14,6 +14,7 @@ class PrintOutcome(enum.StrEnum):
     NOT_FOUND = "not_found"
     NO_PRINT_ORDERS = "no_print_orders"
     NOT_CONFIRMED = "not_confirmed"  # Shopify did not confirm what the delivery said: nothing touched
+    NO_PROVIDER_ACCOUNT = "no_provider_account"  # the store connected no print provider: nothing sent
     IN_SYNC = "in_sync"
     CHANGE_TOO_LATE = "change_too_late"
     PATCHED = "patched"

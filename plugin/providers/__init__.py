@@ -124,6 +124,9 @@ class PrintProvider(Protocol):
 
     name: str
 
+    def check_account(self) -> None:
+        """One cheap live call with the account's credentials; ProviderRefused when the provider refuses them."""
+
     def find_orders(self, reference_id: str) -> list[PrintOrder]:
         """Every print order placed for this store order id (several when split)."""
 

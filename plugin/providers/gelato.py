@@ -1,4 +1,4 @@
-"""Gelato Order API v4 client: search, read, cancel, edit (drafts) and place print orders."""
+"""Gelato Order API v4 client: check an account's key, search, read, cancel, edit (drafts) and place print orders."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from urllib.parse import quote
 import requests
 
 from plugin import write_fence
-from plugin.errors import ProviderError
+from plugin.errors import ProviderError, ProviderRefused
 from plugin.http import error_summary, send
 from plugin.providers import (
     Address,
@@ -41,31 +41,52 @@ _ADDRESS_FIELDS = (
 
 
 class GelatoClient:
-    """Talks to https://order.gelatoapis.com (or GELATO_API_URL) with an X-API-KEY."""
+    """Talks to https://order.gelatoapis.com (or GELATO_API_URL) with one account's X-API-KEY.
+
+    With a store_id, searches look only at that Gelato store's orders (orders:search `storeIds`).
+    """
 
     name = "gelato"
 
-    def __init__(self, base_url: str, api_key: str, session: requests.Session, timeout: tuple[float, float]):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        session: requests.Session,
+        timeout: tuple[float, float],
+        store_id: str | None = None,
+    ):
         self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
         self._headers = {"X-API-KEY": api_key, "Accept": "application/json"}
         self._session = session
         self._timeout = timeout
+        self._store_id = store_id or None
+
+    def check_account(self) -> None:
+        """One cheap live call (a one-result search); ProviderRefused when Gelato refuses the key."""
+        body = self._search_filters({"limit": 1})
+        response = self._request("POST", "/v4/orders:search", what="Gelato account check", json=body)
+        if response.status_code in (401, 403):
+            raise ProviderRefused(f"Gelato refused the API key (HTTP {response.status_code}): {self._summary(response)}")
+        if response.status_code != 200:
+            raise ProviderError(f"Gelato account check: HTTP {response.status_code} {self._summary(response)}")
+        # A 200 from something that is not Gelato's order API (a wrong GELATO_API_URL) proves nothing.
+        if not isinstance(_json_object(response, "Gelato account check").get("orders"), list):
+            raise ProviderError("Gelato account check: answer has no 'orders' list")
 
     def find_orders(self, reference_id: str) -> list[PrintOrder]:
-        """Every Gelato order whose orderReferenceId equals reference_id, across all pages."""
+        """Every Gelato order whose orderReferenceId equals reference_id (in the store, if set), across all pages."""
         orders: list[PrintOrder] = []
         for page in range(MAX_PAGES):
-            body = {"orderReferenceIds": [reference_id], "limit": PAGE_SIZE, "offset": page * PAGE_SIZE}
+            body = self._search_filters({"orderReferenceIds": [reference_id], "limit": PAGE_SIZE, "offset": page * PAGE_SIZE})
             response = self._request("POST", "/v4/orders:search", what="Gelato order search", json=body)
             if response.status_code != 200:
                 raise ProviderError(f"Gelato order search: HTTP {response.status_code} {error_summary(response)}")
             found = _json_object(response, "Gelato order search").get("orders")
             if not isinstance(found, list):
                 raise ProviderError("Gelato order search: answer has no 'orders' list")
-            # The filter should be exact; re-check so a lax search never cancels someone else's order.
-            orders.extend(
-                _parse_order(raw) for raw in found if isinstance(raw, dict) and str(raw.get("orderReferenceId")) == reference_id
-            )
+            orders.extend(_parse_order(raw) for raw in found if isinstance(raw, dict) and self._is_match(raw, reference_id))
             if len(found) < PAGE_SIZE:
                 return orders
         raise ProviderError(f"Gelato order search: more than {MAX_PAGES * PAGE_SIZE} orders for one reference")
@@ -142,6 +163,27 @@ class GelatoClient:
         if response.status_code not in (200, 201):
             raise ProviderError(f"Gelato create order: HTTP {response.status_code} {error_summary(response)}")
         return _parse_order(_json_object(response, "Gelato create order"))
+
+    def _search_filters(self, body: dict) -> dict:
+        """The orders:search body with the store filter added when this client searches one store."""
+        if self._store_id is not None:
+            return {**body, "storeIds": [self._store_id]}
+        return body
+
+    def _is_match(self, raw: dict, reference_id: str) -> bool:
+        """The filters should be exact; re-check so a lax search never cancels someone else's order.
+
+        Strict on the store too: another store of the same account (an Etsy shop, say) can have an
+        order under the same reference, and Gelato's search summaries carry storeId.
+        """
+        if str(raw.get("orderReferenceId")) != reference_id:
+            return False
+        return self._store_id is None or raw.get("storeId") == self._store_id
+
+    def _summary(self, response: requests.Response) -> str:
+        """error_summary of an answer, with the API key blanked should Gelato ever echo it."""
+        summary = error_summary(response)
+        return summary.replace(self._api_key, "[API key]") if self._api_key else summary
 
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
         return send(

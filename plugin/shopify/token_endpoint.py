@@ -1,4 +1,4 @@
-"""Shopify's OAuth token endpoint: exchange an authorization code, or a refresh token, for tokens."""
+"""Shopify's OAuth token endpoint: exchange an authorization code, an ID token or a refresh token for tokens."""
 
 from __future__ import annotations
 
@@ -21,6 +21,14 @@ _DEAD_GRANT = "invalid_grant"
 # requires an active refresh_token" (and the test fake answers a dead one with 400 invalid_request):
 # invalid_request counts as a refusal of the grant only when its description names the grant.
 _GRANT_WORDS = ("refresh_token", "refresh token", "authorization code")
+# Token exchange (Shopify managed install), as in "Exchange a session token for an access token"
+# (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/token-exchange) and
+# the grant Shopify's own library sends (shopify-api-js lib/auth/oauth/token-exchange.ts): RFC 8693's
+# grant type, the ID token as subject, an offline token requested; expiring=1 works with token exchange
+# too (changelog "Offline access tokens now support expiry and refresh", 2025-12-10).
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_ACCESS_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
 # The statuses RFC 6749 §5.2 allows for an error answer; any other 4xx (403 from a proxy or a WAF,
 # 404, 408, 429) says nothing about the grant.
 _REFUSAL_STATUSES = frozenset({400, 401})
@@ -64,6 +72,20 @@ class TokenEndpoint:
         # An authorization code works once and for minutes: whatever 400/401 Shopify gives it, only a
         # new install produces a usable one, so any of them refuses (the install stores nothing).
         return self._grant(shop, {"code": code, "expiring": 1}, "code exchange", single_use=True)
+
+    def exchange_id_token(self, shop: str, id_token: str) -> TokenGrant:
+        """Trade a verified ID token of `shop` for an expiring offline token and its refresh token (managed install)."""
+        fields = {
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "subject_token": id_token,
+            "subject_token_type": ID_TOKEN_TYPE,
+            "requested_token_type": OFFLINE_ACCESS_TOKEN_TYPE,
+            "expiring": 1,
+        }
+        # Shopify answers an expired or otherwise invalid ID token with 400 (invalid_subject_token). An ID
+        # token lives a minute and the next admin request brings a fresh one, so, as for a code, any
+        # 400/401 refuses this one: the caller asks App Bridge for a new token instead of retrying this.
+        return self._grant(shop, fields, "token exchange", single_use=True)
 
     def refresh(self, shop: str, refresh_token: str) -> TokenGrant:
         """Trade a refresh token for a new access token (and a new refresh token)."""

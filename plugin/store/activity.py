@@ -67,16 +67,19 @@ def latest(
     shop: str | None = None,
     order_id: str | None = None,
     since: datetime | None = None,
+    outcome: str | None = None,
     limit: int = 100,
 ) -> list[Activity]:
     """The newest `limit` rows matching the filters, returned oldest first (what a table shows)."""
-    statement = _filtered(select(Activity), shop, order_id, since)
+    statement = _filtered(select(Activity), shop, order_id, since, outcome)
     statement = statement.order_by(Activity.created_at.desc(), Activity.id.desc()).limit(limit)
     with database.session() as session:
         return list(reversed(session.scalars(statement).all()))
 
 
-def _filtered(statement, shop: str | None, order_id: str | None, since: datetime | None):
+def _filtered(statement, shop: str | None, order_id: str | None, since: datetime | None, outcome: str | None = None):
+    if outcome:
+        statement = statement.where(Activity.outcome == outcome)
     if shop:
         statement = statement.where(Activity.shop == shop)
     if order_id:

@@ -1,4 +1,4 @@
-"""Database tables: installed shops, the activity log, and the ledger of note paragraphs written."""
+"""Database tables: installed shops, their print-provider accounts, the activity log, and the ledger of note paragraphs."""
 
 from __future__ import annotations
 
@@ -37,6 +37,23 @@ class Shop(Base):
     installed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     uninstalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ProviderAccount(Base):
+    """A shop's own print-provider account: which provider, its API key (encrypted at rest), where to search."""
+
+    __tablename__ = "provider_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop: Mapped[str] = mapped_column(String(255), unique=True, nullable=False)
+    provider: Mapped[str] = mapped_column(String(16), nullable=False)
+    api_key: Mapped[str] = mapped_column(Text, nullable=False)
+    # The key's last characters, the only part ever shown back (the status page).
+    key_hint: Mapped[str] = mapped_column(String(8), nullable=False)
+    # The provider's store to search in (Gelato: storeIds); None searches the whole account.
+    store_id: Mapped[str | None] = mapped_column(String(64))
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Activity(Base):

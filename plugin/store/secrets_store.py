@@ -46,6 +46,19 @@ def require_app_secrets(config: Mapping, environ: Mapping[str, str]) -> None:
     )
 
 
+def require_local_sandbox(config: Mapping, environ: Mapping[str, str]) -> None:
+    """Raise ConfigurationError when SANDBOX_SHOP is set where real shops are served (a database or a dyno)."""
+    if not str(config.get("SANDBOX_SHOP") or "").strip():
+        return
+    # Not REDIS_URL: the sandbox passes its embedded Redis that way. A database or a dyno is never the sandbox.
+    reasons = [reason for reason in production_reasons(config, environ) if not reason.startswith("REDIS_URL")]
+    if reasons:
+        raise ConfigurationError(
+            f"SANDBOX_SHOP is set ({', '.join(reasons)}): it lets anyone open the admin page as that shop and is only"
+            " for `python3 manage.py run` in sandbox mode; unset it"
+        )
+
+
 def refuse_without_app_secrets() -> None:
     """Before any app is built (e.g. gunicorn's on_starting hook): exit with one line if a secret is missing."""
     try:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from plugin.errors import ConfigurationError, ShopNotInstalled
 from plugin.orders import timestamps
 from plugin.shopify.shop_domain import require_shop_domain
+from plugin.store import provider_accounts
 from plugin.store.crypto import TokenCipher
 from plugin.store.db import Database
 from plugin.store.models import Shop, utcnow
@@ -53,6 +54,13 @@ def is_installed(database: Database, domain: str) -> bool:
     with database.engine.connect() as connection:
         status = connection.scalar(select(Shop.status).where(Shop.domain == domain))
     return status in ACTIVE_STATUSES
+
+
+def has_usable_token(database: Database, domain: str) -> bool:
+    """True when the shop is installed with a stored access token (a refresh, if due, happens on use)."""
+    with database.engine.connect() as connection:
+        row = connection.execute(select(Shop.status, Shop.access_token).where(Shop.domain == domain)).first()
+    return row is not None and row.status == INSTALLED and bool(row.access_token)
 
 
 def install_shop(
@@ -103,6 +111,18 @@ def uninstall_shop(database: Database, domain: str, *, event_time: datetime | No
         shop.status = UNINSTALLED
         shop.uninstalled_at = utcnow()
         _forget_tokens(shop)
+        # The merchant's print-provider key goes with the Shopify tokens: a shop that left keeps no secret here.
+        provider_accounts.forget(session, domain)
+    return True
+
+
+def set_cancel_and_replace(database: Database, domain: str, enabled: bool) -> bool:
+    """Turn cancel-and-replace on or off for the shop; False when the shop is not known."""
+    with database.session() as session:
+        shop = find_shop(session, domain)
+        if shop is None:
+            return False
+        shop.cancel_and_replace = enabled
     return True
 
 
@@ -113,6 +133,7 @@ def delete_shop(database: Database, domain: str) -> bool:
         if shop is None:
             return False
         session.delete(shop)
+        provider_accounts.forget(session, domain)
     return True
 
 
@@ -187,9 +208,9 @@ def mark_needs_reauth(database: Database, domain: str) -> bool:
 
 
 def reencrypt_tokens(database: Database, cipher: TokenCipher) -> tuple[int, int]:
-    """Re-encrypt every stored token with the cipher's first key, in one transaction.
+    """Re-encrypt every stored token and print-provider key with the cipher's first key, in one transaction.
 
-    Returns (shops, tokens) rewritten. A token no configured key can read raises
+    Returns (shops, secrets) rewritten. A secret no configured key can read raises
     ConfigurationError naming its shop, and nothing is changed.
     """
     shops_done = tokens_done = 0
@@ -211,6 +232,7 @@ def reencrypt_tokens(database: Database, cipher: TokenCipher) -> tuple[int, int]
             if rotated:
                 shops_done += 1
                 tokens_done += rotated
+        tokens_done += provider_accounts.rotate_keys(session, cipher)
     return shops_done, tokens_done
 
 

@@ -1,4 +1,15 @@
-"""FakeGelato: a local HTTP fake of the Gelato Order API v4 with test controls."""
+"""FakeGelato: a local HTTP fake of the Gelato Order API v4 with test controls.
+
+Modelled on Gelato's public API reference, https://dashboard.gelato.com/docs/ (Order API v4:
+orders:search, get, cancel, patch, create, delete; authentication by the X-API-KEY header; "401
+Unauthorized: no valid API key provided"). Several Gelato accounts live in one fake, as several
+merchants' accounts do at Gelato: the default one (FakeGelato(api_key=...)) and any added with
+add_account(api_key, store_ids). Each order belongs to exactly one account and optionally to one of
+its store ids. Every request is authenticated by its X-API-KEY, and a key sees only its own
+account's orders: another account's order is answered like one that does not exist (404), and a
+search never returns it. Gelato documents neither its error bodies nor what it answers for another
+account's order; the `{"code", "message"}` bodies and the 404 are this fake's assumptions.
+"""
 
 from __future__ import annotations
 
@@ -100,9 +111,14 @@ class FakeGelato(FakeService):
     """Fake Gelato Order API v4 served over real HTTP on 127.0.0.1."""
 
     def __init__(self, api_key: str = "test-gelato-key"):
-        """Create an empty, unstarted fake that accepts requests carrying X-API-KEY == api_key."""
+        """Create an empty, unstarted fake whose default account answers to X-API-KEY == api_key."""
         super().__init__()
         self.api_key = api_key
+        # Accounts added with add_account, by API key. The default account is not in it: it is
+        # written None below, so a test that changes `api_key` keeps its orders.
+        self._accounts: set[str] = set()
+        self._owner: dict[str, str | None] = {}  # order id → its account (None: the default one)
+        self._store_owner: dict[str, str | None] = {}  # store id → its account; a store is in one account
         # Products that print without artwork; POST /v4/orders lets their items omit `files`.
         self.products_without_files: set[str] = set()
         self._orders: dict[str, dict] = {}  # insertion order == creation order == search order
@@ -125,6 +141,20 @@ class FakeGelato(FakeService):
 
     # -- seeding and inspection ------------------------------------------------------------
 
+    def add_account(self, api_key: str, store_ids: Iterable[str] = ()) -> None:
+        """Add a Gelato account answering to api_key and owning store_ids; seed it with add_order(api_key=...)."""
+        if not isinstance(api_key, str) or not api_key:
+            raise ValueError("api_key must be a non-empty string")
+        stores = list(store_ids)
+        with self._lock:
+            if api_key == self.api_key or api_key in self._accounts:
+                raise ValueError("an account with that API key already exists")
+            for store_id in stores:
+                self._check_store(store_id, api_key)
+            self._accounts.add(api_key)
+            for store_id in stores:
+                self._store_owner[store_id] = api_key
+
     def add_order(
         self,
         reference_id: str,
@@ -137,16 +167,25 @@ class FakeGelato(FakeService):
         customer_reference_id: str | None = None,
         currency: str = "USD",
         connected_order_ids: Iterable[str] = (),
+        api_key: str | None = None,
     ) -> str:
-        """Seed an order (status default "passed", or "draft" for order_type "draft") and return its id."""
+        """Seed an order (status default "passed", or "draft" for order_type "draft") and return its id.
+
+        api_key names the account it belongs to (None: the default account); a store_id joins that
+        account's stores, and may not be another account's.
+        """
         if order_type is None:
             order_type = "draft" if status == "draft" else "order"
         if status is None:
             status = "draft" if order_type == "draft" else "passed"
         with self._lock:
+            account = self._account_named(api_key)
             order_id = order_id or str(uuid.uuid4())
             if order_id in self._orders:
                 raise ValueError(f"order {order_id} already exists")
+            if store_id is not None:
+                self._check_store(store_id, account)
+                self._store_owner[store_id] = account
             order = self._build_order(
                 order_id=order_id,
                 order_type=order_type,
@@ -159,7 +198,7 @@ class FakeGelato(FakeService):
                 shipping_address=shipping_address,
             )
             order["connectedOrderIds"] = list(connected_order_ids)
-            self._store(order)
+            self._store(order, account)
             return order_id
 
     def add_split_order(
@@ -167,9 +206,11 @@ class FakeGelato(FakeService):
         reference_id: str,
         statuses: Iterable[str] = ("passed", "passed"),
         items: list[list[dict]] | None = None,
+        api_key: str | None = None,
+        store_id: str | None = None,
         **kwargs,
     ) -> list[str]:
-        """Seed one store order split into connected Gelato orders (one per status); return their ids."""
+        """Seed one store order split into connected Gelato orders (one per status) of one account; return their ids."""
         statuses = list(statuses)
         if not statuses:
             raise ValueError("statuses must not be empty")
@@ -180,7 +221,9 @@ class FakeGelato(FakeService):
             for index, status in enumerate(statuses, start=1):
                 # Default: one item per part, with distinct item references like a real split.
                 part_items = items[index - 1] if items is not None else [{"itemReferenceId": f"{reference_id}-{index}"}]
-                ids.append(self.add_order(reference_id, status=status, items=part_items, **kwargs))
+                ids.append(
+                    self.add_order(reference_id, status=status, items=part_items, api_key=api_key, store_id=store_id, **kwargs)
+                )
             # Each part lists the other parts, as Gelato does for orders split across hubs.
             for order_id in ids:
                 self._orders[order_id]["connectedOrderIds"] = [other for other in ids if other != order_id]
@@ -222,6 +265,17 @@ class FakeGelato(FakeService):
         with self._lock:
             return [copy.deepcopy(o) for o in self._orders.values()]
 
+    def account_of(self, order_id: str) -> str:
+        """The API key of the account holding the order (raises KeyError if unknown)."""
+        with self._lock:
+            self._get(order_id)
+            owner = self._owner[order_id]
+            return self.api_key if owner is None else owner
+
+    def calls_with_key(self, api_key: str, method: str | None = None, path_regex: str | None = None) -> list[Call]:
+        """Recorded calls that carried X-API-KEY == api_key, filtered like calls_matching."""
+        return [c for c in self.calls_matching(method, path_regex) if c.headers.get("X-API-KEY") == api_key]
+
     # -- fault injection and hooks ---------------------------------------------------------
 
     def fail_next(
@@ -242,9 +296,12 @@ class FakeGelato(FakeService):
             self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
 
     def reset(self) -> None:
-        """Forget all orders, faults, hooks, latency and recorded calls."""
+        """Forget added accounts, all orders, faults, hooks, latency and recorded calls."""
         with self._lock:
             self._reset_common()
+            self._accounts.clear()
+            self._owner.clear()
+            self._store_owner.clear()
             self._orders.clear()
             self._by_reference.clear()
             self._hooks.clear()
@@ -258,9 +315,11 @@ class FakeGelato(FakeService):
     # -- request handling ------------------------------------------------------------------
 
     def _handle(self, request: Request, call: Call) -> Response:
-        """Authenticate, run hooks and dispatch to the endpoint."""
-        if request.headers.get("X-API-KEY") != self.api_key:
-            return _ApiError(401, "unauthorized", "Invalid or missing API key (X-API-KEY)").response()
+        """Authenticate, run hooks and dispatch to the endpoint of the key's account."""
+        try:
+            account = self._authenticate(request.headers.get("X-API-KEY"))
+        except _ApiError as exc:
+            return exc.response()
         adapter = self._routes.bind("127.0.0.1")
         try:
             endpoint, args = adapter.match(request.path, method=request.method)
@@ -274,9 +333,19 @@ class FakeGelato(FakeService):
         try:
             body = self._json_body(request) if request.method in ("POST", "PATCH") else None
             with self._lock:
-                return getattr(self, f"_ep_{endpoint}")(body=body, **args)
+                return getattr(self, f"_ep_{endpoint}")(body=body, account=account, **args)
         except _ApiError as exc:
             return exc.response()
+
+    def _authenticate(self, key: str | None) -> str | None:
+        """The account a request's X-API-KEY opens (None: the default account); 401 for any other key."""
+        with self._lock:
+            if key and key == self.api_key:
+                return None
+            if key and key in self._accounts:
+                return key
+        # Gelato documents 401 for "no valid API key provided", not its body: this shape is ours.
+        raise _ApiError(401, "unauthorized", "Invalid or missing API key (X-API-KEY)")
 
     @staticmethod
     def _json_body(request: Request) -> Any:
@@ -289,8 +358,8 @@ class FakeGelato(FakeService):
         except Exception as exc:
             raise _ApiError(400, "bad_request", "Malformed JSON in request body") from exc
 
-    def _ep_search(self, body: Any) -> Response:
-        """POST /v4/orders:search: filter, then page with offset/limit in creation order."""
+    def _ep_search(self, body: Any, account: str | None) -> Response:
+        """POST /v4/orders:search: the account's orders, filtered, then paged with offset/limit in creation order."""
         if not isinstance(body, dict):
             raise _ApiError(400, "bad_request", "Request body must be a JSON object")
         limit = body.get("limit", DEFAULT_SEARCH_LIMIT)
@@ -311,6 +380,8 @@ class FakeGelato(FakeService):
         text = body.get("search")
         matches = []
         for order in self._candidates(filters.get("orderReferenceId")):
+            if self._owner[order["id"]] != account:
+                continue
             if any(order.get(f) not in allowed for f, allowed in filters.items()):
                 continue
             if countries is not None and order["shippingAddress"].get("country") not in countries:
@@ -320,9 +391,10 @@ class FakeGelato(FakeService):
             matches.append(self._summary(order))
         return json_response({"orders": matches[offset : offset + limit]})
 
-    def _store(self, order: dict) -> None:
-        """Add a new order, indexed by its orderReferenceId."""
+    def _store(self, order: dict, account: str | None) -> None:
+        """Add a new order of that account, indexed by its orderReferenceId."""
         self._orders[order["id"]] = order
+        self._owner[order["id"]] = account
         self._by_reference.setdefault(order["orderReferenceId"], []).append(order["id"])
 
     def _candidates(self, reference_ids: set | None):
@@ -340,13 +412,13 @@ class FakeGelato(FakeService):
         haystack = [order["orderReferenceId"], address.get("firstName") or "", address.get("lastName") or ""]
         return any(text.lower() in value.lower() for value in haystack)
 
-    def _ep_get(self, body: Any, order_id: str) -> Response:
+    def _ep_get(self, body: Any, account: str | None, order_id: str) -> Response:
         """GET /v4/orders/{id}: the full order."""
-        return json_response(copy.deepcopy(self._get_or_404(order_id)))
+        return json_response(copy.deepcopy(self._get_or_404(order_id, account)))
 
-    def _ep_cancel(self, body: Any, order_id: str) -> Response:
+    def _ep_cancel(self, body: Any, account: str | None, order_id: str) -> Response:
         """POST /v4/orders/{id}:cancel: cancel before production, else 409."""
-        order = self._get_or_404(order_id)
+        order = self._get_or_404(order_id, account)
         status = order["fulfillmentStatus"]
         if status not in CANCELLABLE_STATUSES:
             raise _ApiError(409, "conflict", f"Order cannot be canceled: its status is '{status}'")
@@ -361,9 +433,9 @@ class FakeGelato(FakeService):
         order["updatedAt"] = _now()
         return json_response({})
 
-    def _ep_patch(self, body: Any, order_id: str) -> Response:
+    def _ep_patch(self, body: Any, account: str | None, order_id: str) -> Response:
         """PATCH /v4/orders/{id}: edit items/address of a draft, or promote it with orderType "order"."""
-        order = self._get_or_404(order_id)
+        order = self._get_or_404(order_id, account)
         if not isinstance(body, dict):
             raise _ApiError(400, "bad_request", "Request body must be a JSON object")
         if order["orderType"] != "draft":
@@ -419,8 +491,8 @@ class FakeGelato(FakeService):
         self._check_item(merged, where)
         items.append(self._build_item(merged, status))
 
-    def _ep_create(self, body: Any) -> Response:
-        """POST /v4/orders: validate like Gelato and create an order ("created") or draft."""
+    def _ep_create(self, body: Any, account: str | None) -> Response:
+        """POST /v4/orders: validate like Gelato and create an order ("created") or draft in the key's account."""
         if not isinstance(body, dict):
             raise _ApiError(400, "bad_request", "Request body must be a JSON object")
         for name in ("orderReferenceId", "customerReferenceId", "currency"):
@@ -453,15 +525,16 @@ class FakeGelato(FakeService):
             shipping_address=address,
         )
         order["shipmentMethodUid"] = body.get("shipmentMethodUid")
-        self._store(order)
+        self._store(order, account)
         return json_response(copy.deepcopy(order))
 
-    def _ep_delete(self, body: Any, order_id: str) -> Response:
+    def _ep_delete(self, body: Any, account: str | None, order_id: str) -> Response:
         """DELETE /v4/orders/{id}: only drafts can be deleted."""
-        order = self._get_or_404(order_id)
+        order = self._get_or_404(order_id, account)
         if order["orderType"] != "draft":
             raise _ApiError(409, "conflict", "Only draft orders can be deleted; cancel the order instead")
         del self._orders[order_id]
+        del self._owner[order_id]
         self._by_reference[order["orderReferenceId"]].remove(order_id)
         return Response(status=204)
 
@@ -502,12 +575,28 @@ class FakeGelato(FakeService):
         except KeyError:
             raise KeyError(f"unknown Gelato order {order_id!r}") from None
 
-    def _get_or_404(self, order_id: str) -> dict:
-        """The stored order or a 404 answer (for HTTP endpoints)."""
+    def _get_or_404(self, order_id: str, account: str | None) -> dict:
+        """The account's stored order or a 404 answer (for HTTP endpoints)."""
         order = self._orders.get(order_id)
-        if order is None:
+        # Another account's order answers exactly like a missing one: a key learns nothing of it.
+        if order is None or self._owner[order_id] != account:
             raise _ApiError(404, "not_found", "Order not found")
         return order
+
+    def _account_named(self, api_key: str | None) -> str | None:
+        """The account a Python-side control names (None or the default key: the default account)."""
+        if api_key is None or api_key == self.api_key:
+            return None
+        if api_key not in self._accounts:
+            raise ValueError("no account has that API key; add it with add_account first")
+        return api_key
+
+    def _check_store(self, store_id: str, account: str | None) -> None:
+        """Refuse a store id that is already another account's (a Gelato store is in one account)."""
+        if not isinstance(store_id, str) or not store_id:
+            raise ValueError("store ids must be non-empty strings")
+        if store_id in self._store_owner and self._store_owner[store_id] != account:
+            raise ValueError(f"store {store_id} belongs to another account")
 
     def _build_order(
         self,

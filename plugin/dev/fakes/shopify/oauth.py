@@ -1,4 +1,4 @@
-"""FakeShopify's OAuth: the authorize redirect, the code/refresh-token exchange and token issuing."""
+"""FakeShopify's OAuth: the authorize redirect, the code, refresh-token and ID-token exchanges, token issuing."""
 
 from __future__ import annotations
 
@@ -9,14 +9,22 @@ import json
 import secrets
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+import jwt
 from werkzeug.wrappers import Request, Response
 
 from .._common import Call, json_response
+from .id_tokens import ID_TOKEN_ALGORITHM, mint_id_token
 from .store import _Shop
 
 ACCESS_TOKEN_TTL = 3600  # expiring offline access tokens live 60 minutes
 REFRESH_TOKEN_TTL = 7776000  # refresh tokens live 90 days
 AUTHORIZATION_CODE_TTL = 600
+# Token exchange (Shopify managed install): RFC 8693 grant and token types as Shopify names them.
+TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+# With managed install the scopes come from the app's configuration (shopify.app.toml), not the request.
+MANAGED_INSTALL_SCOPE = "read_orders,write_orders"
 
 
 def oauth_hmac(params: dict, secret: str) -> str:
@@ -43,6 +51,11 @@ class OAuthMixin:
         signed = {k: v for k, v in params.items() if k != "hmac"}
         signed["hmac"] = oauth_hmac(signed, secret or self.api_secret)
         return signed
+
+    def id_token(self, shop: str, **overrides) -> str:
+        """An ID token for `shop` signed with this fake's app credentials on its clock (see mint_id_token)."""
+        overrides.setdefault("now", self.now())
+        return mint_id_token(shop, self.api_key, self.api_secret, **overrides)
 
     # -- OAuth -----------------------------------------------------------------------------
 
@@ -83,7 +96,7 @@ class OAuthMixin:
         return Response(status=302, headers={"Location": location})
 
     def _access_token(self, request: Request, call: Call, shop: str) -> Response:
-        """Exchange an authorization code, or a refresh token, for an access token."""
+        """Exchange an authorization code, a refresh token or an ID token (token exchange) for an access token."""
         params = dict(request.args.to_dict())
         params.update(call.form)
         if isinstance(call.json, dict):
@@ -100,6 +113,8 @@ class OAuthMixin:
                 if expires_at <= self.now():
                     return self._oauth_error("invalid_request", "The refresh token is invalid, expired or revoked")
                 return json_response(self._issue_expiring(state, scope))
+            if grant_type == TOKEN_EXCHANGE_GRANT:
+                return self._exchange_id_token(params, shop)
             if grant_type != "authorization_code":
                 return self._oauth_error("unsupported_grant_type", f"Unsupported grant_type {grant_type!r}")
             grant = self._codes.pop(params.get("code", ""), None)  # a code works once
@@ -130,6 +145,57 @@ class OAuthMixin:
                 )
             state.tokens[token] = {"expires_at": None, "expiring": False, "scope": grant["scope"]}
             return json_response({"access_token": token, "scope": grant["scope"]})
+
+    def _exchange_id_token(self, params: dict, shop: str) -> Response:
+        """Token exchange: an ID token of this app for `shop` buys an offline token (expiring=1: plus a refresh token)."""
+        if not params.get("subject_token"):
+            return self._oauth_error("missing_subject_token", "The subject_token parameter is missing")
+        if params.get("subject_token_type") != ID_TOKEN_TYPE:
+            return self._oauth_error("invalid_request", "Unsupported subject_token_type")
+        if params.get("requested_token_type") != OFFLINE_TOKEN_TYPE:
+            # Online (per-user) tokens are not something this app asks for: not simulated.
+            return self._oauth_error("invalid_request", "Unsupported requested_token_type")
+        if not self._subject_token_valid(params["subject_token"], shop):
+            # Shopify's docs say only "400 Bad Request" for an expired or invalid session token; the error
+            # name is the one Shopify's own library (shopify-api-js token-exchange tests) expects.
+            return self._oauth_error("invalid_subject_token", "Subject token is invalid")
+        with self._lock:
+            # Managed install: the shop becomes known to the Admin API by this exchange alone.
+            state = self._shops.setdefault(shop, _Shop(shop))
+            scope = self.granted_scopes_override if self.granted_scopes_override is not None else MANAGED_INSTALL_SCOPE
+            if params.get("expiring") in ("1", "true", "True"):
+                return json_response(self._issue_expiring(state, scope))
+            token = f"shpua_{secrets.token_hex(16)}"
+            state.tokens[token] = {"expires_at": None, "expiring": False, "scope": scope}
+            return json_response({"access_token": token, "scope": scope})
+
+    def _subject_token_valid(self, subject_token: str, shop: str) -> bool:
+        """True for an ID token signed by this app's secret, for this app and shop, valid on the fake's clock."""
+        try:
+            # Times are checked below against the fake's own clock (advance_clock), which PyJWT cannot use.
+            claims = jwt.decode(
+                subject_token,
+                self.api_secret,
+                algorithms=[ID_TOKEN_ALGORITHM],
+                audience=self.api_key,
+                options={
+                    "require": ["exp", "nbf", "iss", "dest", "aud"],
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
+            )
+        except jwt.PyJWTError:
+            return False
+        dest = f"https://{shop}"
+        now = self.now()
+        return (
+            claims.get("dest") == dest
+            and claims.get("iss") == f"{dest}/admin"
+            and isinstance(claims["exp"], (int, float))
+            and isinstance(claims["nbf"], (int, float))
+            and claims["nbf"] <= now < claims["exp"]
+        )
 
     def _issue_expiring(self, state: _Shop, scope: str) -> dict:
         """Issue an expiring access token + refresh token, revoking the shop's previous expiring ones."""
