@@ -59,9 +59,9 @@ _SETTINGS = (
     ("WORKER_MAINTENANCE_INTERVAL", "WORKER_MAINTENANCE_INTERVAL", DEFAULT_WORKER_MAINTENANCE_INTERVAL, int),
     ("RECONCILE_INTERVAL", "RECONCILE_INTERVAL", DEFAULT_RECONCILE_INTERVAL, int),
     ("RECONCILE_MAX_ORDERS", "RECONCILE_MAX_ORDERS", DEFAULT_RECONCILE_MAX_ORDERS, int),
-    ("METRICS_TOKEN", "METRICS_TOKEN", "", str),
+    ("METRICS_TOKEN", "METRICS_TOKEN", "", str),  # empty: /metrics is open, as Prometheus scrapes it by default
     # Set only by `manage.py run` in sandbox mode: the admin page's stand-in for App Bridge mints ID tokens for this shop.
-    ("SANDBOX_SHOP", "SANDBOX_SHOP", "", str),  # empty: /metrics is open, as Prometheus scrapes it by default
+    ("SANDBOX_SHOP", "SANDBOX_SHOP", "", str),
 )
 
 

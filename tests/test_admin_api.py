@@ -126,7 +126,7 @@ def test_first_open_of_a_new_shop_exchanges_the_token_and_registers_webhooks(app
 def test_connecting_a_refused_key_answers_422_and_stores_nothing(app, live_app, installed_shop, gelato):
     response = api(live_app, "PUT", "/provider", json={"provider": "gelato", "api_key": "wrong-key-1234"})
     assert response.status_code == 422
-    assert "Gelato refused this key" in response.json()["error"]
+    assert "Gelato refused the API key" in response.json()["error"]
     assert "wrong-key-1234" not in response.text
     with app.extensions["database"].session() as session:
         assert session.scalars(select(ProviderAccount)).all() == []

@@ -107,7 +107,7 @@ def test_shops_connect_checks_the_key_live_and_stores_it_encrypted(app, installe
     gelato.add_account("merchant-gelato-key-7f3a")
     runner = app.test_cli_runner()
     refused = runner.invoke(args=["shops", "connect", SHOP, "--provider", "gelato"], env={"PROVIDER_API_KEY": "wrong-key-0000"})
-    assert refused.exit_code != 0 and "Gelato refused this key" in refused.output and "nothing was stored" in refused.output
+    assert refused.exit_code != 0 and "Gelato refused the API key" in refused.output and "nothing was stored" in refused.output
     assert app.extensions["services"].provider_account(SHOP)[0] == "default"
     # No PROVIDER_API_KEY: the key is read from a hidden prompt (stdin here), never echoed.
     connected = runner.invoke(args=["shops", "connect", SHOP, "--store-id", "store-9"], input="merchant-gelato-key-7f3a\n")

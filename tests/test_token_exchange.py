@@ -2,6 +2,7 @@
 expiring offline token and refresh token that work on the Admin API; a forged, expired or foreign ID token
 is refused; a 5xx or a timeout is transient."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -118,6 +119,12 @@ def test_a_timeout_is_transient(shopify):
     shopify.latency = 1.0
     with pytest.raises(TransientError, match="timed out"):
         endpoint(shopify, timeout=(5.0, 0.2)).exchange_id_token(SHOP, shopify.id_token(SHOP))
+    # The fake still answers the abandoned request after its latency: let it finish here, or the grant it
+    # issues would land in the next test's shop (the fake is shared) and revoke that shop's tokens.
+    deadline = time.monotonic() + 10
+    while any(call.status is None for call in shopify.calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(call.status is not None for call in shopify.calls)
 
 
 def test_grant_repr_shows_no_token(shopify):

@@ -90,7 +90,7 @@ def connect_provider():
         check_key(provider, services.config, api_key, store_id, services.timeout)
     except ProviderRefused as exc:
         log_event("provider_connect", shop=g.shop, provider=provider, result="refused")
-        return error(422, f"{name} refused this key: {exc}")
+        return error(422, str(exc))
     except TransientError as exc:
         log_event("provider_connect", shop=g.shop, provider=provider, result="unreachable")
         return error(503, f"{name} could not be reached to check the key ({exc}); nothing was saved, try again")

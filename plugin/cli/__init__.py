@@ -145,7 +145,7 @@ def shops_connect(shop: str, provider: str, store_id: str | None) -> None:
     try:
         check_key(provider, services.config, api_key, store_id, services.timeout)
     except ProviderRefused as exc:
-        raise click.ClickException(f"{DISPLAY_NAMES[provider]} refused this key: {exc}; nothing was stored") from exc
+        raise click.ClickException(f"{exc}; nothing was stored") from exc
     except MirrorError as exc:
         raise click.ClickException(f"the key could not be checked: {exc}; nothing was stored") from exc
     provider_accounts.connect(services.database, services.cipher, domain, provider, api_key, store_id)

@@ -142,7 +142,7 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
         if args.demo_only:
             return 1 if unexpected else 0
         print()
-        print(_where_to_look(app_url, instance_path), flush=True)
+        print(_where_to_look(app_url, instance_path, sandbox), flush=True)
         return _serve(children)
     finally:
         _stop(children)
@@ -203,11 +203,16 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def _where_to_look(app_url: str, instance_path: str) -> str:
+def _where_to_look(app_url: str, instance_path: str, sandbox: Sandbox) -> str:
     """The block printed after the demo: where to see what the app did."""
     flask = f"INSTANCE_PATH={_shown(instance_path)} {_shown(os.path.dirname(sys.executable))}/flask --app plugin"
     folder = _shown(instance_path)
     places = (
+        (f"{app_url}/app?shop={sandbox.shop}", "the admin page a merchant sees inside Shopify (open it in a browser)"),
+        (
+            f"  Connect: key {sandbox.merchant_gelato_key}",
+            "a simulated Gelato account that accepts it (any other key is refused)",
+        ),
         (f"{app_url}/healthz", "Redis and database checks"),
         (f"{app_url}/metrics", "webhooks by topic and result, jobs by outcome, queue depth, webhook→Gelato time"),
         (f"{flask} activity", "every decision, as a table (--shop, --order, --since)"),

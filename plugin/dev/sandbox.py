@@ -95,6 +95,8 @@ class Sandbox:
         # Fresh per run: the sandbox's secrets mean nothing outside this process tree.
         self.api_secret = f"sandbox-secret-{secrets.token_hex(16)}"
         self.gelato_key = f"sandbox-gelato-{secrets.token_hex(16)}"
+        # A second simulated Gelato account, for trying the admin page's Connect view with a key it accepts.
+        self.merchant_gelato_key = f"sandbox-merchant-{secrets.token_hex(8)}"
         self.store = None
         self.gelato = None
         self.shop_token: str | None = None
@@ -110,6 +112,7 @@ class Sandbox:
             ) from exc
         self.store = FakeShopify(api_key=SANDBOX_API_KEY, api_secret=self.api_secret).start()
         self.gelato = FakeGelato(api_key=self.gelato_key).start()
+        self.gelato.add_account(self.merchant_gelato_key)
         self.shop_token = self.store.add_shop(self.shop)
         return self
 
@@ -134,6 +137,8 @@ class Sandbox:
                 "GELATO_API_KEY": self.gelato_key,
                 "APP_URL": app_url,
                 "PORT": str(port),
+                # The admin page at /app gets a local stand-in for App Bridge, minting ID tokens for this shop only.
+                "SANDBOX_SHOP": self.shop,
             }
         )
         return env

@@ -67,6 +67,9 @@ class MemoryProvider:
             if order.reference_id == reference_id
         ]
 
+    def check_account(self) -> None:
+        self.calls.append(("check_account",))
+
     def get_order(self, order_id: str) -> PrintOrder | None:
         self.calls.append(("get_order", order_id))
         return self.orders.get(order_id)

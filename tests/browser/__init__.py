@@ -1,0 +1,1 @@
+"""Browser tests of the embedded admin page: real Chromium, the real app over HTTP, Shopify's CDN stubbed."""
