@@ -5,6 +5,7 @@ Everything goes over real HTTP: the app served locally, the Shopify and Gelato f
 
 from __future__ import annotations
 
+import io
 import time
 
 import pytest
@@ -294,3 +295,18 @@ def test_activity_is_newest_first_and_filters_by_order_and_outcome(app, live_app
     for bad in ("limit=0", "limit=abc", "limit=1000", "order=12a", "outcome=exploded"):
         response = api(live_app, "GET", f"/activity?{bad}")
         assert response.status_code == 400 and response.json()["error"], bad
+
+
+def test_a_body_without_a_declared_length_is_cut_at_the_limit_too(app, installed_shop):
+    # gunicorn hands a chunked body over with no length and wsgi.input_terminated set: reading stops at
+    # the limit (Werkzeug cuts the stream there), so the body is refused, never read whole or acted on.
+    body = b'{"cancel_and_replace": true' + b" " * 40_000 + b"}"
+    headers = {**bearer(SHOP), "Content-Type": "application/json", "Transfer-Encoding": "chunked"}
+    response = app.test_client().put(
+        "/app/api/settings",
+        input_stream=io.BytesIO(body),
+        headers=headers,
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert response.status_code in (400, 413) and response.get_json()["error"]
+    assert app.test_client().get("/app/api/settings", headers=bearer(SHOP)).get_json() == {"cancel_and_replace": False}

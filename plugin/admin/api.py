@@ -9,9 +9,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from jobs.failed_jobs import SCAN_LIMIT, failed_jobs
-from plugin.admin.auth import authenticated, error
+from plugin.admin.auth import MAX_BODY_BYTES, authenticated, error
 from plugin.config import webhook_address
 from plugin.errors import MirrorError, ProviderRefused, TransientError
 from plugin.logs import log_event
@@ -42,6 +43,11 @@ class BadInput(Exception):
 @bp.errorhandler(BadInput)
 def _bad_input(exc: BadInput):
     return error(400, str(exc))
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge):
+    return error(413, f"request body over {MAX_BODY_BYTES} bytes")
 
 
 @bp.after_request

@@ -45,6 +45,8 @@ def authenticated(view: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         if (request.content_length or 0) > MAX_BODY_BYTES:
             return error(413, f"request body over {MAX_BODY_BYTES} bytes")
+        # A chunked body declares no length: the stream is cut at the limit, so it is refused, never read whole.
+        request.max_content_length = MAX_BODY_BYTES
         config = current_app.config
         try:
             token = verify_id_token(request.headers.get("Authorization"), config["SHOPIFY_API_KEY"], webhook_secrets(config))
