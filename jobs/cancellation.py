@@ -65,10 +65,10 @@ def cancel_confirmed(
     ledger = OrderLedger(svc.database, shop, order_id)
     chosen = svc.provider_account(shop)
     if chosen is None:
-        return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_cancellation")
+        return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_cancellation", order_name)
     provider = svc.provider_client(chosen[1])
     outcomes = cancel_print_orders(provider, order_id, order_name)
-    activity.record(svc.database, shop, order_id, topic, outcomes)
+    activity.record(svc.database, shop, order_id, topic, outcomes, order_name)
     report = report_cancellation(admin, ledger, provider.name, outcomes)
     note_recovery(svc, admin, ledger, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
@@ -111,10 +111,12 @@ def search_detail(search: ReferenceSearch) -> str:
     return f"found by orderReferenceId {search.matched}"
 
 
-def without_provider_account(svc, admin: AdminClient, ledger: OrderLedger, topic: str, webhook_id: str | None, job: str) -> dict:
+def without_provider_account(
+    svc, admin: AdminClient, ledger: OrderLedger, topic: str, webhook_id: str | None, job: str, order_name: str | None
+) -> dict:
     """No account to ask: no provider call; tag and note the order once, so the merchant connects one."""
     outcome = Outcome(None, None, "none", NO_PROVIDER_ACCOUNT, detail="connect the print provider in the app")
-    activity.record(svc.database, ledger.shop, ledger.order_id, topic, [outcome])
+    activity.record(svc.database, ledger.shop, ledger.order_id, topic, [outcome], order_name)
     written = note_no_provider_account(admin, ledger, job)
     log_event(
         "job",

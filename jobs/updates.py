@@ -122,10 +122,10 @@ def mirror_update(
         ledger = OrderLedger(svc.database, shop, order_id)
         chosen = svc.provider_account(shop)
         if chosen is None:
-            return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_update")
+            return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_update", store.name)
         provider = svc.provider_client(chosen[1])
         decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
-        activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions])
+        activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions], store.name)
         report = report_update(admin, ledger, provider.name, store, decisions)
         note_recovery(svc, admin, ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:

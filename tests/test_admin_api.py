@@ -253,7 +253,7 @@ def test_a_print_order_found_only_by_the_order_name_is_cancelled(
     drain()
     assert gelato.order(print_id)["fulfillmentStatus"] == "canceled"
     [row] = api(live_app, "GET", f"/activity?order={order_id}").json()["activity"]
-    assert (row["print_order_id"], row["outcome"]) == (print_id, "cancelled")
+    assert (row["print_order_id"], row["outcome"], row["order_name"]) == (print_id, "cancelled", name)
     assert row["detail"] == f"found by orderReferenceId {reference}"
 
 

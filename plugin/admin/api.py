@@ -193,6 +193,7 @@ def _activity_row(shop: str, row) -> dict:
     return {
         "created_at": _iso(shops.as_utc(row.created_at)),
         "order_id": row.store_order_id,
+        "order_name": row.order_name,
         "order_url": order_url(shop, row.store_order_id),
         "print_order_id": row.print_order_id,
         "topic": row.topic,

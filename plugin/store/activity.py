@@ -24,12 +24,15 @@ class Outcome:
     detail: str | None = None
 
 
-def record(database: Database, shop: str, order_id: str, topic: str | None, outcomes: list[Outcome]) -> None:
-    """Store each outcome as one activity row."""
+def record(
+    database: Database, shop: str, order_id: str, topic: str | None, outcomes: list[Outcome], order_name: str | None = None
+) -> None:
+    """Store each outcome as one activity row (order_name: the order's name, when the job read it)."""
     rows = [
         dict(
             shop=shop,
             store_order_id=order_id,
+            order_name=order_name[:64] if order_name else None,
             print_order_id=o.print_order_id,
             topic=topic,
             status_seen=o.status_seen,

@@ -66,6 +66,8 @@ class Activity(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
     shop: Mapped[str] = mapped_column(String(255), nullable=False)
     store_order_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    # The order's name as the merchant knows it (#1001), when the job read it from Shopify.
+    order_name: Mapped[str | None] = mapped_column(String(64))
     print_order_id: Mapped[str | None] = mapped_column(String(64))
     topic: Mapped[str | None] = mapped_column(String(64))
     status_seen: Mapped[str | None] = mapped_column(String(32))
