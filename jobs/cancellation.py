@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from plugin.logs import log_event
 from plugin.metrics import observe_provider_call
 from plugin.orders.outcomes import PrintOutcome
-from plugin.providers import BEFORE_PRODUCTION, CancelResult, PrintOrder, PrintProvider
+from plugin.providers import CancelResult, PrintOrder, PrintProvider
 from plugin.providers.reference_search import ReferenceSearch, find_print_orders
 from plugin.shopify.admin_api import AdminClient
 from plugin.store import activity
@@ -157,7 +157,7 @@ def _after_refusal(provider: PrintProvider, print_order: PrintOrder, action: str
         return Outcome(print_order.id, print_order.status, action, NOT_FOUND)
     if fresh.is_canceled:
         return Outcome(fresh.id, fresh.status, action, ALREADY_CANCELED)
-    if action == "reread" and fresh.status in BEFORE_PRODUCTION:
+    if action == "reread" and fresh.is_cancellable:
         # The search answer was stale and production has not started after all: cancel now.
         return cancel_one(provider, fresh)
     return Outcome(fresh.id, fresh.status, action, TOO_LATE)

@@ -12,6 +12,7 @@ from jobs.print_changes import StoreState, store_state_of
 from jobs.replacement import DONE, INTENT, REFUSED, REPORT_REPLACE_FAILED, REPORT_REPLACED, REPORT_TOO_LATE
 from jobs.updates import REPORT_CANCELLED, REPORT_NEEDS_ACTION, mirror_changes
 from plugin.providers import NewPrintOrder, PrintOrder
+from plugin.providers.gelato import phase_of
 from plugin.store.db import Database
 from plugin.store.migrate import upgrade
 from tests.support.addresses import PLACED, SHOPIFY_ADDRESS
@@ -68,6 +69,7 @@ def place(provider, ledger, status="passed", items=(("11", 2), ("12", 1)), order
             id=order_id,
             reference_id=ledger.order_id,
             status=status,
+            phase=phase_of(status),
             order_type=order_type,
             items=tuple(print_item(f"{order_id}-{ref}-{n}", ref, q) for n, (ref, q) in enumerate(items)),
             address=PLACED,

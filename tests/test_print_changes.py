@@ -17,6 +17,7 @@ from jobs.print_changes import (
 from jobs.updates import Step, plan
 from plugin.errors import AdminAPIError, InvalidPayload
 from plugin.providers import Address, PrintItem, PrintOrder
+from plugin.providers.gelato import phase_of
 from tests.support.addresses import PLACED, SHOPIFY_ADDRESS
 
 
@@ -37,6 +38,7 @@ def print_order(items=(("11", 2), ("12", 1)), status="passed", address=PLACED):
         id="po-1",
         reference_id="1",
         status=status,
+        phase=phase_of(status),
         address=address,
         customer_reference_id="c-1",
         currency="USD",

@@ -6,23 +6,14 @@ import enum
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# Gelato's statuses (DESIGN.md). Before production a print order can still be cancelled.
-BEFORE_PRODUCTION = frozenset(
-    {
-        "created",
-        "uploading",
-        "passed",
-        "draft",
-        "pending_approval",
-        "pending_personalization",
-        "digitizing",
-        "on_hold",
-        "failed",
-        "not_connected",
-    }
-)
-TOO_LATE = frozenset({"in_production", "printed", "shipped", "in_transit", "delivered", "returned"})
-CANCELED = "canceled"
+
+class Phase(enum.StrEnum):
+    """What a print order's status means for cancelling it; each provider maps its own statuses onto these."""
+
+    CANCELLABLE = "cancellable"  # before production: the provider still accepts a cancel
+    TOO_LATE = "too_late"  # in production, printed, shipped or delivered
+    CANCELED = "canceled"  # already cancelled at the provider
+    UNKNOWN = "unknown"  # a status the provider module does not know: a cancel is tried, the provider decides
 
 
 @dataclass(frozen=True)
@@ -70,6 +61,8 @@ class PrintOrder:
     customer_reference_id: str | None = None
     currency: str | None = None
     shipment_method: str | None = None
+    # What `status` means, as the provider's module maps it (the raw status is kept for notes and the activity).
+    phase: Phase = Phase.UNKNOWN
 
     @property
     def is_draft(self) -> bool:
@@ -79,12 +72,17 @@ class PrintOrder:
     @property
     def is_canceled(self) -> bool:
         """The provider has cancelled this print order."""
-        return self.status == CANCELED
+        return self.phase is Phase.CANCELED
 
     @property
     def is_too_late(self) -> bool:
         """Production has started: the order can no longer be cancelled."""
-        return self.status in TOO_LATE
+        return self.phase is Phase.TOO_LATE
+
+    @property
+    def is_cancellable(self) -> bool:
+        """Still before production: the provider accepts a cancel."""
+        return self.phase is Phase.CANCELLABLE
 
 
 class CancelResult(enum.Enum):

@@ -15,6 +15,7 @@ from plugin.providers import (
     CancelResult,
     NewPrintOrder,
     PatchResult,
+    Phase,
     PrintItem,
     PrintOrder,
 )
@@ -24,6 +25,24 @@ PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 MAX_PAGES = 50
 
 T = TypeVar("T")
+# Gelato's order statuses (DESIGN.md; https://dashboard.gelato.com/docs/orders/v4/): before production a
+# print order can still be cancelled.
+BEFORE_PRODUCTION = frozenset(
+    {
+        "created",
+        "uploading",
+        "passed",
+        "draft",
+        "pending_approval",
+        "pending_personalization",
+        "digitizing",
+        "on_hold",
+        "failed",
+        "not_connected",
+    }
+)
+TOO_LATE = frozenset({"in_production", "printed", "shipped", "in_transit", "delivered", "returned"})
+CANCELED = "canceled"
 # Gelato shippingAddress field ↔ Address field (the app's, Shopify's names).
 _ADDRESS_FIELDS = (
     ("firstName", "first_name"),
@@ -209,6 +228,17 @@ def _json_object(response: requests.Response, what: str) -> dict:
     return body
 
 
+def phase_of(status: str) -> Phase:
+    """What a Gelato status means for cancelling."""
+    if status == CANCELED:
+        return Phase.CANCELED
+    if status in TOO_LATE:
+        return Phase.TOO_LATE
+    if status in BEFORE_PRODUCTION:
+        return Phase.CANCELLABLE
+    return Phase.UNKNOWN
+
+
 def _parse_order(raw: dict) -> PrintOrder:
     """A PrintOrder from a Gelato order or search summary; tolerant of missing optional fields."""
     order_id = raw.get("id")
@@ -227,10 +257,12 @@ def _parse_order(raw: dict) -> PrintOrder:
         if isinstance(item, dict)
     )
     address = raw.get("shippingAddress")
+    status = str(raw.get("fulfillmentStatus") or "unknown").lower()
     return PrintOrder(
         id=order_id,
         reference_id=str(raw.get("orderReferenceId", "")),
-        status=str(raw.get("fulfillmentStatus") or "unknown").lower(),
+        status=status,
+        phase=phase_of(status),
         order_type=str(raw.get("orderType") or "order"),
         items=items,
         shipping_address=address if isinstance(address, dict) else {},

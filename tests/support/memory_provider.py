@@ -14,7 +14,6 @@ from typing import Any
 
 from plugin.errors import ProviderError
 from plugin.providers import (
-    BEFORE_PRODUCTION,
     Address,
     CancelResult,
     NewPrintOrder,
@@ -22,6 +21,7 @@ from plugin.providers import (
     PrintItem,
     PrintOrder,
 )
+from plugin.providers.gelato import phase_of
 
 WRITES = ("cancel_order", "patch_order", "create_order")
 
@@ -79,9 +79,9 @@ class MemoryProvider:
         order = self._before_write(order_id)
         if order is None:
             return CancelResult.NOT_FOUND
-        if order.status not in BEFORE_PRODUCTION:
+        if not order.is_cancellable:
             return CancelResult.REFUSED  # in production or later, or cancelled already: Gelato's 409
-        self.orders[order_id] = replace(order, status="canceled")
+        self.orders[order_id] = replace(order, status="canceled", phase=phase_of("canceled"))
         return CancelResult.CANCELLED
 
     def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
@@ -107,6 +107,7 @@ class MemoryProvider:
             id=new_id,
             reference_id=order.reference_id,
             status="created",
+            phase=phase_of("created"),
             items=tuple(replace(item, id=f"{new_id}-item-{n}") for n, item in enumerate(order.items)),
             address=order.address,
             customer_reference_id=order.customer_reference_id,
@@ -119,6 +120,8 @@ class MemoryProvider:
     def _before_write(self, order_id: str) -> PrintOrder | None:
         changes = self._meanwhile.pop(order_id, None)
         if changes and order_id in self.orders:
+            if "status" in changes:
+                changes = {**changes, "phase": phase_of(changes["status"])}
             self.orders[order_id] = replace(self.orders[order_id], **changes)
         return self.orders.get(order_id)
 
