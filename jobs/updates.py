@@ -124,7 +124,8 @@ def mirror_update(
         if chosen is None:
             return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_update", store.name)
         provider = svc.provider_client(chosen[1])
-        decisions = mirror_changes(ledger, provider, store, _cancel_and_replace_on(svc.database, shop))
+        replace_on = provider.supports_replacement and _cancel_and_replace_on(svc.database, shop)
+        decisions = mirror_changes(ledger, provider, store, replace_on)
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions], store.name)
         report = report_update(admin, ledger, provider.name, store, decisions)
         note_recovery(svc, admin, ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})

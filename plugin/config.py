@@ -9,6 +9,8 @@ DEFAULT_API_VERSION = "2026-10"
 DEFAULT_SCOPES = "read_orders,write_orders"
 DEFAULT_ADMIN_URL = "https://{shop}"
 DEFAULT_GELATO_API_URL = "https://order.gelatoapis.com"
+DEFAULT_PRINTFUL_API_URL = "https://api.printful.com"
+DEFAULT_PRINTIFY_API_URL = "https://api.printify.com"
 DEFAULT_APP_URL = "http://127.0.0.1:5000"
 
 # Shopify sends order payloads of a few KiB; anything near a MiB is abuse or a bug.
@@ -40,6 +42,8 @@ _SETTINGS = (
     ("SHOPIFY_ADMIN_URL", "SHOPIFY_ADMIN_URL", DEFAULT_ADMIN_URL, str),
     ("GELATO_API_KEY", "GELATO_API_KEY", "", str),
     ("GELATO_API_URL", "GELATO_API_URL", DEFAULT_GELATO_API_URL, str),
+    ("PRINTFUL_API_URL", "PRINTFUL_API_URL", DEFAULT_PRINTFUL_API_URL, str),
+    ("PRINTIFY_API_URL", "PRINTIFY_API_URL", DEFAULT_PRINTIFY_API_URL, str),
     ("APP_URL", "APP_URL", DEFAULT_APP_URL, str),
     ("WEBHOOK_SUBSCRIPTIONS", "WEBHOOK_SUBSCRIPTIONS", "app", str),  # "app" registers on install; "toml": shopify.app.toml does
     ("SECRET_KEY", "SECRET_KEY", "", str),

@@ -121,6 +121,9 @@ class PrintProvider(Protocol):
     """
 
     name: str
+    # Whether the app may place a replacement print order here (cancel and replace); False keeps the
+    # setting off for this provider's shops: a change it cannot make is noted for the merchant instead.
+    supports_replacement: bool
 
     def check_account(self) -> None:
         """One cheap live call with the account's credentials; ProviderRefused when the provider refuses them."""

@@ -13,11 +13,21 @@ from plugin.errors import PermanentError
 from plugin.http import make_session
 from plugin.providers import PrintProvider
 from plugin.providers.gelato import GelatoClient
+from plugin.providers.printful import PrintfulClient
+from plugin.providers.printify import PrintifyClient
 
-# The providers a shop can connect, by the name the API and the CLI take. Issue 14 adds more.
-PROVIDERS = ("gelato",)
+# Each provider a shop can connect, by the name the API and the CLI take: its client and its API URL setting.
+_CLIENTS = {
+    "gelato": (GelatoClient, "GELATO_API_URL"),
+    "printful": (PrintfulClient, "PRINTFUL_API_URL"),
+    "printify": (PrintifyClient, "PRINTIFY_API_URL"),
+}
+PROVIDERS = tuple(_CLIENTS)
 # Display names, for notes and the admin page.
-DISPLAY_NAMES = {"gelato": "Gelato"}
+DISPLAY_NAMES = {"gelato": "Gelato", "printful": "Printful", "printify": "Printify"}
+# The account's store id: what it is called at each provider, and whether the provider needs one.
+STORE_ID_NAMES = {"gelato": "Gelato store id", "printful": "Printful store id", "printify": "Printify shop id"}
+STORE_ID_REQUIRED = frozenset({"printify"})
 # Accounts whose clients (and keep-alive sessions) a process keeps; past this the least recently used is closed.
 MAX_CLIENTS = 256
 
@@ -42,8 +52,8 @@ def build_client(
     timeout: tuple[float, float],
 ) -> PrintProvider:
     """A client of provider `name` for one account (the API URL comes from config)."""
-    require_provider(name)
-    return GelatoClient(config["GELATO_API_URL"], api_key, session, timeout, store_id=store_id)
+    client_class, url_setting = _CLIENTS[require_provider(name)]
+    return client_class(config[url_setting], api_key, session, timeout, store_id=store_id)
 
 
 def check_key(name: str, config: Mapping, api_key: str, store_id: str | None, timeout: tuple[float, float]) -> None:

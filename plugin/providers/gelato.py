@@ -66,6 +66,7 @@ class GelatoClient:
     """
 
     name = "gelato"
+    supports_replacement = True
 
     def __init__(
         self,

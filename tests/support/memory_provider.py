@@ -30,6 +30,7 @@ class MemoryProvider:
     """A PrintProvider (plugin/providers/__init__.py) holding its print orders in memory."""
 
     name = "gelato"  # the store-order paragraphs name the provider; this one stands in for Gelato
+    supports_replacement = True
 
     def __init__(self) -> None:
         self.orders: dict[str, PrintOrder] = {}
