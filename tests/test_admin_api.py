@@ -143,6 +143,7 @@ def test_connecting_a_refused_key_answers_422_and_stores_nothing(app, live_app, 
         ({"provider": "gelato", "api_key": "k" * 20, "extra": 1}, "unknown"),
         ({"provider": "gelato", "api_key": "k" * 20, "store_id": 5}, "store_id"),
         (["gelato"], "JSON object"),
+        ({"provider": "printify", "api_key": "k" * 20}, "Printify shop id"),
     ],
 )
 def test_connect_refuses_bad_input_with_a_clear_error(live_app, installed_shop, gelato, body, word):

@@ -17,7 +17,15 @@ from plugin.config import webhook_address
 from plugin.errors import MirrorError, ProviderRefused, TransientError
 from plugin.logs import log_event
 from plugin.orders.outcomes import PrintOutcome
-from plugin.providers.catalog import DISPLAY_NAMES, PROVIDERS, UnknownProvider, check_key, require_provider
+from plugin.providers.catalog import (
+    DISPLAY_NAMES,
+    PROVIDERS,
+    STORE_ID_NAMES,
+    STORE_ID_REQUIRED,
+    UnknownProvider,
+    check_key,
+    require_provider,
+)
 from plugin.services import DEFAULT_ACCOUNT, OWN_ACCOUNT, Services, get_services
 from plugin.shopify.oauth import REGISTER_BY_APP
 from plugin.shopify.tagged_orders_api import orders_tagged
@@ -90,6 +98,8 @@ def connect_provider():
         raise BadInput(str(exc)) from exc
     api_key = _api_key(body.get("api_key"))
     store_id = _store_id(body.get("store_id"))
+    if store_id is None and provider in STORE_ID_REQUIRED:
+        raise BadInput(f"store_id is required for {DISPLAY_NAMES[provider]}: the {STORE_ID_NAMES[provider]}")
     services = get_services()
     name = DISPLAY_NAMES[provider]
     try:

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from plugin.admin.sandbox_bridge import APP_BRIDGE_PATH
 from plugin.logs import log_event
-from plugin.providers.catalog import DISPLAY_NAMES
+from plugin.providers.catalog import DISPLAY_NAMES, PROVIDERS, connect_form
 from plugin.shopify.shop_domain import is_valid_shop_domain
 
 bp = Blueprint("admin_page", __name__)
@@ -47,6 +47,7 @@ def admin_page():
         polaris_src=POLARIS_URL,
         api_base=request.script_root + PAGE_PATH + "/api",
         provider_names=DISPLAY_NAMES,
+        provider_forms={name: connect_form(name) for name in PROVIDERS},
     )
     return page, 200, _headers(shop)
 

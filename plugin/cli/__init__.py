@@ -15,7 +15,7 @@ from plugin.cli.jobs import jobs_cli
 from plugin.cli.tokens import tokens_cli
 from plugin.config import webhook_address
 from plugin.errors import MirrorError, ProviderRefused
-from plugin.providers.catalog import DISPLAY_NAMES, PROVIDERS, check_key
+from plugin.providers.catalog import DISPLAY_NAMES, PROVIDERS, STORE_ID_NAMES, STORE_ID_REQUIRED, check_key
 from plugin.services import get_services
 from plugin.shopify.shop_domain import require_shop_domain
 from plugin.shopify.webhook_subscriptions import register_webhooks
@@ -142,6 +142,8 @@ def shops_connect(shop: str, provider: str, store_id: str | None) -> None:
     if not api_key:
         api_key = click.prompt(f"{DISPLAY_NAMES[provider]} API key", hide_input=True).strip()
     store_id = (store_id or "").strip() or None
+    if store_id is None and provider in STORE_ID_REQUIRED:
+        raise click.UsageError(f"--store-id is required for {DISPLAY_NAMES[provider]} (the {STORE_ID_NAMES[provider]})")
     try:
         check_key(provider, services.config, api_key, store_id, services.timeout)
     except ProviderRefused as exc:

@@ -28,6 +28,31 @@ DISPLAY_NAMES = {"gelato": "Gelato", "printful": "Printful", "printify": "Printi
 # The account's store id: what it is called at each provider, and whether the provider needs one.
 STORE_ID_NAMES = {"gelato": "Gelato store id", "printful": "Printful store id", "printify": "Printify shop id"}
 STORE_ID_REQUIRED = frozenset({"printify"})
+# What the Connect view tells a merchant about each provider's key and store id.
+KEY_HELP = {
+    "gelato": "Create one in your Gelato dashboard under Developer → API keys.",
+    "printful": "Create a private token in Printful's Developer Portal (Your tokens); an account-level token also needs"
+    " the store id.",
+    "printify": "Create a personal access token in Printify under My Profile → Connections.",
+}
+STORE_ID_HELP = {
+    "gelato": "Only when your Gelato account has several stores: the app then looks only at this store's print orders.",
+    "printful": "Only for an account-level token: the Printful store your Shopify orders go to.",
+    "printify": "Required: the Printify shop your Shopify store is connected to (the number in the shop's address).",
+}
+
+
+def connect_form(name: str) -> dict:
+    """What the Connect view shows for one provider: its name, key help, store id label and whether it is required."""
+    return {
+        "name": DISPLAY_NAMES[name],
+        "key_help": KEY_HELP[name],
+        "store_id_label": STORE_ID_NAMES[name],
+        "store_id_help": STORE_ID_HELP[name],
+        "store_id_required": name in STORE_ID_REQUIRED,
+    }
+
+
 # Accounts whose clients (and keep-alive sessions) a process keeps; past this the least recently used is closed.
 MAX_CLIENTS = 256
 

@@ -168,3 +168,18 @@ def test_without_app_bridge_the_page_says_why(admin):
     page.goto(f"{admin.app_url}/app?shop={SHOP}&embedded=1")
     admin.wait_for("status", "error")
     assert "App Bridge did not load" in text(page, "#page-error-text")
+
+
+def test_the_connect_form_follows_the_chosen_provider(admin):
+    page = admin.open()
+    admin.view("connect")
+    options = page.eval_on_selector_all("#provider-select option", "nodes => nodes.map(n => n.value)")
+    assert options == ["gelato", "printful", "printify"]
+    page.select_option("#provider-select", "printify")
+    assert text(page, "#store-id-label") == "Printify shop id"
+    assert page.is_hidden("#store-id-optional") and page.get_attribute("#store-id", "required") is not None
+    assert "personal access token" in text(page, "#api-key-help")
+    page.select_option("#provider-select", "gelato")
+    assert text(page, "#store-id-label") == "Gelato store id"
+    assert page.is_visible("#store-id-optional") and page.get_attribute("#store-id", "required") is None
+    assert admin.page_errors == []

@@ -5,6 +5,7 @@
 
   var API = document.body.dataset.api;
   var PROVIDER_NAMES = readJson(document.body.dataset.providerNames, {});
+  var PROVIDER_FORMS = readJson(document.body.dataset.providerForms, {});
   var RETRY_HEADER = "X-Shopify-Retry-Invalid-Session-Request";
   var ACTIVITY_LIMIT = 100;
   var NEEDS_ACTION_TAGS = ["print-change-needs-action", "print-mirror-failed"];
@@ -233,7 +234,8 @@
     } else {
       parts.push(name + " account" + (provider.key_hint ? " with the key " + provider.key_hint : "") + ".");
     }
-    if (provider.store_id) parts.push("Gelato store id " + provider.store_id + ".");
+    var form = PROVIDER_FORMS[provider.name] || {};
+    if (provider.store_id) parts.push((form.store_id_label || "Store id") + " " + provider.store_id + ".");
     if (provider.connected_at) parts.push("Connected " + formatTime(provider.connected_at) + ".");
     if (provider.last_checked_at) parts.push("Last checked " + formatTime(provider.last_checked_at) + ".");
     return parts.join(" ");
@@ -268,6 +270,7 @@
       })
     );
     if (providers.indexOf(chosen) >= 0) select.value = chosen;
+    updateConnectForm();
   }
 
   function renderWebhooks(webhooks) {
@@ -354,6 +357,17 @@
   }
 
   // ------------------------------------------------------------------ connect
+
+  // The key's help, the store id's name and whether it is required follow the chosen provider.
+  function updateConnectForm() {
+    var form = PROVIDER_FORMS[$("provider-select").value];
+    if (!form) return;
+    $("api-key-help").textContent = form.key_help;
+    $("store-id-label").textContent = form.store_id_label;
+    $("store-id-help").textContent = form.store_id_help;
+    $("store-id-optional").hidden = form.store_id_required;
+    $("store-id").required = form.store_id_required;
+  }
 
   async function connect(event) {
     event.preventDefault();
@@ -547,6 +561,7 @@
     });
   });
   $("connect-form").addEventListener("submit", connect);
+  $("provider-select").addEventListener("change", updateConnectForm);
   $("disconnect-button").addEventListener("click", disconnect);
   $("cancel-and-replace").addEventListener("change", saveSettings);
   $("settings-form").addEventListener("submit", function (event) {
