@@ -14,6 +14,7 @@ import requests
 
 from plugin import create_app
 from plugin.dev.sandbox import (
+    PROVIDER_FAKES,
     SANDBOX_FOLDER,
     Sandbox,
     SandboxRefused,
@@ -54,6 +55,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="sandbox mode: run the demo, print the table and exit (status 1 if an outcome is unexpected)",
     )
     parser.add_argument("--port", type=int, default=None, help=f"web port (default $PORT or {DEFAULT_PORT}; 0 picks a free one)")
+    parser.add_argument(
+        "--provider",
+        choices=tuple(PROVIDER_FAKES),
+        default="gelato",
+        help="sandbox mode: the print provider to simulate (default gelato)",
+    )
     return parser.parse_args(argv)
 
 
@@ -118,19 +125,21 @@ def run_sandbox(args: argparse.Namespace, environ: dict, instance_path: str) -> 
     upgrade(app.extensions["database"].url)
     port = _port(args, environ, fallback=True)
     app_url = f"http://127.0.0.1:{port}"
-    sandbox = Sandbox(instance_path).start()
+    sandbox = Sandbox(instance_path, args.provider).start()
     children: dict[str, subprocess.Popen] = {}
     logs = {name: os.path.join(instance_path, f"{name}.log") for name in ("web", "worker")}
     try:
         env = sandbox.process_env(environ, app_url=app_url, redis_url=app.config["RESOLVED_REDIS_URL"], port=port)
         _share_app_secrets(env, app)
         print(f"simulated store  {sandbox.store.url}/{sandbox.shop}/admin/api/…/graphql.json")
-        print(f"simulated Gelato {sandbox.gelato.url}/v4/orders…")
+        print(f"simulated {sandbox.provider.title()} {sandbox.fake.url}")
         print(f"starting web on {app_url} and the worker (logs: {logs['web']}, {logs['worker']}) …", flush=True)
         for name, command in _processes(port).items():
             with open(logs[name], "wb") as log:
                 children[name] = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
         _install_shop(sandbox, env)
+        if sandbox.provider != "gelato":
+            _connect_provider(sandbox, env)
         _wait_until_healthy(app_url, children, logs)
         from plugin.dev.sandbox_demo import Demo, render
 
@@ -177,6 +186,25 @@ def _install_shop(sandbox: Sandbox, env: dict) -> None:
         print(f"shops add: {line}")
 
 
+def _connect_provider(sandbox: Sandbox, env: dict) -> None:
+    """Connect the sandbox shop's simulated account through the real `flask --app plugin shops connect` (live check)."""
+    command = [sys.executable, "-m", "flask", "--app", "plugin", "shops", "connect", sandbox.shop, "--provider", sandbox.provider]
+    if sandbox.store_id:
+        command += ["--store-id", sandbox.store_id]
+    completed = subprocess.run(
+        command,
+        env={**env, "PROVIDER_API_KEY": sandbox.provider_key},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=STARTUP_SECONDS,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"connecting the sandbox shop to {sandbox.provider} failed:\n{completed.stdout}{completed.stderr}")
+    for line in completed.stdout.strip().splitlines():
+        print(f"shops connect: {line}")
+
+
 def _wait_until_healthy(app_url: str, children: dict, logs: dict) -> None:
     """Poll /healthz until the web process answers 200; stop early if a process died."""
     deadline = time.monotonic() + STARTUP_SECONDS
@@ -210,8 +238,9 @@ def _where_to_look(app_url: str, instance_path: str, sandbox: Sandbox) -> str:
     places = (
         (f"{app_url}/app?shop={sandbox.shop}", "the admin page a merchant sees inside Shopify (open it in a browser)"),
         (
-            f"  Connect: key {sandbox.merchant_gelato_key}",
-            "a simulated Gelato account that accepts it (any other key is refused)",
+            f"  Connect: {sandbox.provider}, key {sandbox.merchant_key}"
+            + (f", store id {sandbox.merchant_store_id}" if sandbox.merchant_store_id else ""),
+            f"a simulated {sandbox.provider.title()} account that accepts it (any other key is refused)",
         ),
         (f"{app_url}/healthz", "Redis and database checks"),
         (f"{app_url}/metrics", "webhooks by topic and result, jobs by outcome, queue depth, webhook→Gelato time"),

@@ -1,4 +1,5 @@
-"""Sandbox mode: a simulated Shopify store and Gelato on local ports, never next to real credentials."""
+"""Sandbox mode: a simulated Shopify store and print provider (Gelato, Printful or Printify) on local ports, never next
+to real credentials."""
 
 from __future__ import annotations
 
@@ -23,7 +24,15 @@ CREDENTIAL_VARIABLES = (
     "SHOPIFY_ADMIN_TOKEN",
 )
 # Settings the sandbox replaces for its web and worker processes; a real value must never leak in.
-_REPLACED_PREFIXES = ("SHOPIFY_", "GELATO_")
+_REPLACED_PREFIXES = ("SHOPIFY_", "GELATO_", "PRINTFUL_", "PRINTIFY_", "PROVIDER_")
+# Each provider the sandbox can simulate: its fake (in plugin.dev.fakes) and the setting that points the app at it.
+PROVIDER_FAKES = {
+    "gelato": ("FakeGelato", "GELATO_API_URL"),
+    "printful": ("FakePrintful", "PRINTFUL_API_URL"),
+    "printify": ("FakePrintify", "PRINTIFY_API_URL"),
+}
+# The store id of the second simulated account (the one a user connects in the admin page), where one is needed.
+MERCHANT_STORE_IDS = {"printify": "7654321"}
 _REPLACED = ("DATABASE_URL", "REDIS_URL", "APP_URL", "INSTANCE_PATH", "PORT")
 
 
@@ -87,38 +96,49 @@ def banner() -> str:
 
 
 class Sandbox:
-    """The simulated store and Gelato (the test suite's HTTP fakes) with throwaway credentials."""
+    """The simulated store and print provider (the test suite's HTTP fakes) with throwaway credentials."""
 
-    def __init__(self, instance_path: str):
+    def __init__(self, instance_path: str, provider: str = "gelato"):
+        if provider not in PROVIDER_FAKES:
+            raise SandboxRefused(f"the sandbox simulates {', '.join(PROVIDER_FAKES)}, not {provider!r}")
         self.instance_path = instance_path
         self.shop = SANDBOX_SHOP
+        self.provider = provider
         # Fresh per run: the sandbox's secrets mean nothing outside this process tree.
         self.api_secret = f"sandbox-secret-{secrets.token_hex(16)}"
-        self.gelato_key = f"sandbox-gelato-{secrets.token_hex(16)}"
-        # A second simulated Gelato account, for trying the admin page's Connect view with a key it accepts.
-        self.merchant_gelato_key = f"sandbox-merchant-{secrets.token_hex(8)}"
+        # The sandbox shop's account: Gelato's is the deployment-wide GELATO_API_KEY, the others are connected.
+        self.provider_key = f"sandbox-{provider}-{secrets.token_hex(16)}"
+        # A second simulated account, for trying the admin page's Connect view with a key it accepts.
+        self.merchant_key = f"sandbox-merchant-{secrets.token_hex(8)}"
+        self.merchant_store_id = MERCHANT_STORE_IDS.get(provider)
         self.store = None
-        self.gelato = None
+        self.fake = None
         self.shop_token: str | None = None
 
+    @property
+    def store_id(self) -> str | None:
+        """The store id the sandbox shop's account is connected with (Printify: its shop id)."""
+        return getattr(self.fake, "default_shop_id", None) if self.provider == "printify" else None
+
     def start(self) -> Sandbox:
-        """Start the simulated store and Gelato on free local ports and open the sandbox shop."""
+        """Start the simulated store and provider on free local ports and open the sandbox shop."""
         try:
-            from plugin.dev.fakes import FakeGelato, FakeShopify
+            from plugin.dev import fakes
         except ImportError as exc:
             raise SandboxRefused(
                 f"sandbox mode needs the development requirements ({exc}); "
                 "run `python3 manage.py run`, which installs them, or `pip install -r requirements-dev.txt`"
             ) from exc
-        self.store = FakeShopify(api_key=SANDBOX_API_KEY, api_secret=self.api_secret).start()
-        self.gelato = FakeGelato(api_key=self.gelato_key).start()
-        self.gelato.add_account(self.merchant_gelato_key)
+        self.store = fakes.FakeShopify(api_key=SANDBOX_API_KEY, api_secret=self.api_secret).start()
+        fake_class = getattr(fakes, PROVIDER_FAKES[self.provider][0])
+        self.fake = fake_class(api_key=self.provider_key).start()
+        self.fake.add_account(self.merchant_key, store_ids=(self.merchant_store_id,) if self.merchant_store_id else ())
         self.shop_token = self.store.add_shop(self.shop)
         return self
 
     def stop(self) -> None:
         """Stop both simulated services."""
-        for fake in (self.store, self.gelato):
+        for fake in (self.store, self.fake):
             if fake is not None:
                 fake.stop()
 
@@ -133,12 +153,13 @@ class Sandbox:
                 "SHOPIFY_API_KEY": SANDBOX_API_KEY,
                 "SHOPIFY_API_SECRET": self.api_secret,
                 "SHOPIFY_ADMIN_URL": self.store.url + "/{shop}",
-                "GELATO_API_URL": self.gelato.url,
-                "GELATO_API_KEY": self.gelato_key,
+                PROVIDER_FAKES[self.provider][1]: self.fake.url,
                 "APP_URL": app_url,
                 "PORT": str(port),
                 # The admin page at /app gets a local stand-in for App Bridge, minting ID tokens for this shop only.
                 "SANDBOX_SHOP": self.shop,
             }
         )
+        if self.provider == "gelato":
+            env["GELATO_API_KEY"] = self.provider_key  # the deployment-wide account, as a single-store deployment has
         return env

@@ -255,6 +255,11 @@ class FakeGelato(FakeService):
         with self._lock:
             return copy.deepcopy(self._get(order_id))
 
+    def status_of(self, order_id: str) -> str:
+        """The order's fulfillmentStatus (raises KeyError if unknown)."""
+        with self._lock:
+            return str(self._get(order_id)["fulfillmentStatus"])
+
     def orders_for(self, reference_id: str) -> list[dict]:
         """Deep copies of all orders with that orderReferenceId, in creation order."""
         with self._lock:
