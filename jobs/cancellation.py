@@ -107,8 +107,8 @@ def cancel_print_orders(provider: PrintProvider, order_id: str, order_name: str 
 def search_detail(search: ReferenceSearch) -> str:
     """The activity's words for a search: which reference found the print orders, or every one tried."""
     if search.matched is None:
-        return "searched orderReferenceId " + ", ".join(search.tried)
-    return f"found by orderReferenceId {search.matched}"
+        return "searched reference " + ", ".join(search.tried)
+    return f"found by reference {search.matched}"
 
 
 def without_provider_account(

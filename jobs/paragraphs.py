@@ -6,20 +6,11 @@ import hashlib
 from datetime import datetime
 
 from plugin.providers import Address
+from plugin.providers.catalog import fate_of
 
 from .print_changes import PrintChange
 
 HEADER = "Print order mirror"
-
-# What a too-late print order will do next, by the status the provider reported.
-_WHAT_HAPPENS_NOW = {
-    "in_production": "is in production: it will be printed and shipped to the customer as placed",
-    "printed": "is already printed: it will be shipped to the customer as placed",
-    "shipped": "has already shipped: it is on its way to the customer",
-    "in_transit": "is in transit: it is on its way to the customer",
-    "delivered": "was already delivered to the customer",
-    "returned": "was returned to the sender",
-}
 
 
 def paragraph_ref(shop: str, order_id: str, entries: list[tuple[str, str]]) -> str:
@@ -28,9 +19,9 @@ def paragraph_ref(shop: str, order_id: str, entries: list[tuple[str, str]]) -> s
     return "pm-" + hashlib.sha256(material.encode()).hexdigest()[:10]
 
 
-def what_happens_now(status: str) -> str:
-    """Plain words for a too-late print order's fate."""
-    return _WHAT_HAPPENS_NOW.get(status, f"is '{status}' at the print provider and can no longer be cancelled")
+def what_happens_now(provider: str, status: str) -> str:
+    """Plain words for a too-late print order's fate, as the provider's module words its status."""
+    return fate_of(provider, status) or f"is '{status}' at the print provider and can no longer be cancelled"
 
 
 def cancel_too_late(provider: str, too_late: list[tuple[str, str]], cancelled: list[str], ref: str, when: datetime) -> str:
@@ -44,7 +35,7 @@ def cancel_too_late(provider: str, too_late: list[tuple[str, str]], cancelled: l
         f" at {provider.title()}."
     ]
     for print_order_id, status in too_late:
-        lines.append(f"- {provider.title()} print order {print_order_id} ({status}) {what_happens_now(status)}.")
+        lines.append(f"- {provider.title()} print order {print_order_id} ({status}) {what_happens_now(provider, status)}.")
     for print_order_id in cancelled:
         lines.append(f"- {provider.title()} print order {print_order_id} was cancelled in time; nothing will be printed.")
     lines.append(

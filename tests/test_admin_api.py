@@ -255,7 +255,7 @@ def test_a_print_order_found_only_by_the_order_name_is_cancelled(
     assert gelato.order(print_id)["fulfillmentStatus"] == "canceled"
     [row] = api(live_app, "GET", f"/activity?order={order_id}").json()["activity"]
     assert (row["print_order_id"], row["outcome"], row["order_name"]) == (print_id, "cancelled", name)
-    assert row["detail"] == f"found by orderReferenceId {reference}"
+    assert row["detail"] == f"found by reference {reference}"
 
 
 def test_no_print_orders_by_either_reference_names_both_in_the_activity(app, live_app, installed_shop, shopify, gelato, drain):
@@ -264,7 +264,7 @@ def test_no_print_orders_by_either_reference_names_both_in_the_activity(app, liv
     cancel(shopify, live_app, SHOP, order_id)
     drain()
     [row] = api(live_app, "GET", f"/activity?order={order_id}&outcome=no_print_orders").json()["activity"]
-    assert row["detail"] == f"searched orderReferenceId {order_id}, {name}, {name.lstrip('#')}"
+    assert row["detail"] == f"searched reference {order_id}, {name}, {name.lstrip('#')}"
 
 
 # -- settings and activity -----------------------------------------------------------------------

@@ -29,4 +29,4 @@ def test_cancel_too_late_names_print_orders_status_time_and_next_step():
 
 
 def test_unknown_status_is_still_explained():
-    assert "can no longer be cancelled" in paragraphs.what_happens_now("mystery")
+    assert "can no longer be cancelled" in paragraphs.what_happens_now("gelato", "mystery")

@@ -119,6 +119,24 @@ def test_demo_mirrors_every_scenario_through_the_real_web_and_worker(tmp_path):
     assert not os.path.exists(socket_path)
 
 
+@pytest.mark.parametrize(
+    "provider, statuses, name",
+    [
+        ("printful", {"cancelled in time": ["canceled"], "cancelled too late": ["inprocess"]}, "Printful"),
+        ("printify", {"cancelled in time": ["canceled"], "split order cancelled": ["canceled", "fulfilled"]}, "Printify"),
+    ],
+)
+def test_demo_runs_against_each_simulated_provider(tmp_path, provider, statuses, name):
+    result = run_local(tmp_path, "--demo-only", "--port", "0", "--provider", provider)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"shops connect: sandbox-demo.myshopify.com: connected to {name}" in result.stdout
+    rows = {row["what happened in the store"]: row for row in parse_table(result.stdout)}
+    assert {title: rows[title]["print statuses"] for title in statuses} == statuses
+    assert all(row["outcome"].startswith("as expected") for row in rows.values())
+    appended = result.stdout.split("What the app appended to the order notes")[1]
+    assert f"{name} print order" in appended and "Gelato" not in appended
+
+
 def test_sandbox_is_refused_when_real_credentials_are_set(tmp_path):
     result = run_local(tmp_path, "--demo-only", GELATO_API_KEY="a-real-gelato-key")
     assert result.returncode == 2

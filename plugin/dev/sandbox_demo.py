@@ -164,10 +164,11 @@ class Demo:
         """Print orders for the store order, as the provider's own Shopify connector would have placed them."""
         fake, reference = self.sandbox.fake, str(order["id"])
         if self.sandbox.provider != "gelato":
-            # The fake's own items and address: the demo shows what cancellation and notes do.
+            # The fake's own items, the store order's address: the demo shows what cancellation and notes do.
+            placed = {"store_id": self.sandbox.store_id, **provider_address(self.sandbox.provider, order["shipping_address"])}
             if len(statuses) == 1:
-                return [fake.add_order(reference, status=statuses[0], store_id=self.sandbox.store_id)]
-            return fake.add_split_order(reference, statuses=statuses, store_id=self.sandbox.store_id)
+                return [fake.add_order(reference, status=statuses[0], **placed)]
+            return fake.add_split_order(reference, statuses=statuses, **placed)
         address = gelato_address(order["shipping_address"], order["email"])
         line_items = [str(item["id"]) for item in order["line_items"]]
         if len(statuses) == 1:
@@ -244,6 +245,36 @@ class Demo:
             result.problems.append("a job failed (see worker.log and `jobs failed`)")
         if any(self._waiting(status) for status in statuses):
             result.problems.append(f"a job was still waiting after {JOB_WAIT_SECONDS:.0f} s (is the worker running?)")
+
+
+def provider_address(provider: str, address: dict) -> dict:
+    """The keyword a Printful or Printify fake takes for a print order's address, from a Shopify REST address."""
+    if provider == "printful":
+        recipient = {
+            "name": f"{address.get('first_name') or ''} {address.get('last_name') or ''}".strip(),
+            "company": address.get("company") or "",
+            "address1": address.get("address1") or "",
+            "address2": address.get("address2") or "",
+            "city": address.get("city") or "",
+            "zip": address.get("zip") or "",
+            "state_code": address.get("province_code") or "",
+            "country_code": address.get("country_code") or "",
+            "phone": address.get("phone") or "",
+        }
+        return {"recipient": recipient}
+    address_to = {
+        "first_name": address.get("first_name") or "",
+        "last_name": address.get("last_name") or "",
+        "company": address.get("company") or "",
+        "address1": address.get("address1") or "",
+        "address2": address.get("address2") or "",
+        "city": address.get("city") or "",
+        "zip": address.get("zip") or "",
+        "region": address.get("province_code") or "",
+        "country": address.get("country_code") or "",
+        "phone": address.get("phone") or "",
+    }
+    return {"address_to": address_to}
 
 
 def gelato_address(address: dict, email: str) -> dict:

@@ -11,7 +11,7 @@ import requests
 
 from plugin.errors import PermanentError
 from plugin.http import make_session
-from plugin.providers import PrintProvider
+from plugin.providers import PrintProvider, gelato, printful, printify
 from plugin.providers.gelato import GelatoClient
 from plugin.providers.printful import PrintfulClient
 from plugin.providers.printify import PrintifyClient
@@ -40,6 +40,15 @@ STORE_ID_HELP = {
     "printful": "Only for an account-level token: the Printful store your Shopify orders go to.",
     "printify": "Required: the Printify shop your Shopify store is connected to (the number in the shop's address).",
 }
+
+
+# Each provider's words for what a too-late print order will do next, by its status (its own module states them).
+_FATES = {"gelato": gelato.FATES, "printful": printful.FATES, "printify": printify.FATES}
+
+
+def fate_of(name: str, status: str) -> str | None:
+    """What a too-late print order of provider `name` in `status` will do next, in a note's words; None if unknown."""
+    return _FATES.get(name, {}).get(status)
 
 
 def connect_form(name: str) -> dict:

@@ -42,6 +42,15 @@ BEFORE_PRODUCTION = frozenset(
     }
 )
 TOO_LATE = frozenset({"in_production", "printed", "shipped", "in_transit", "delivered", "returned"})
+# What a too-late print order will do next, in the words a store-order note uses.
+FATES = {
+    "in_production": "is in production: it will be printed and shipped to the customer as placed",
+    "printed": "is already printed: it will be shipped to the customer as placed",
+    "shipped": "has already shipped: it is on its way to the customer",
+    "in_transit": "is in transit: it is on its way to the customer",
+    "delivered": "was already delivered to the customer",
+    "returned": "was returned to the sender",
+}
 CANCELED = "canceled"
 # Gelato shippingAddress field ↔ Address field (the app's, Shopify's names).
 _ADDRESS_FIELDS = (

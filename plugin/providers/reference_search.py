@@ -41,8 +41,15 @@ def store_order_references(order_id: str, order_name: str | None) -> tuple[str, 
 
 def find_print_orders(provider: PrintProvider, order_id: str, order_name: str | None) -> ReferenceSearch:
     """Search each reference of the store order in turn and stop at the first that finds print orders."""
+    references = store_order_references(order_id, order_name)
+    search_all = getattr(provider, "find_orders_by_any", None)
+    if search_all is not None:
+        # A provider that cannot filter by reference reads its pages once for every form (Printify).
+        matched, orders = search_all(references)
+        tried_upto = references if matched is None else references[: references.index(matched) + 1]
+        return ReferenceSearch(orders=orders, matched=matched, tried=tuple(tried_upto))
     tried: list[str] = []
-    for reference in store_order_references(order_id, order_name):
+    for reference in references:
         tried.append(reference)
         orders = provider.find_orders(reference)
         if orders:
