@@ -85,6 +85,7 @@ class FakeService:
         self._lock = threading.RLock()
         self.calls: list[Call] = []
         self._faults: list[_Fault] = []
+        self._hooks: list[dict] = []  # before(): {"method", "pattern", "callback", "remaining"}
         self.latency = 0.0
         self._server = LocalServer(self.wsgi_app)
 
@@ -112,7 +113,24 @@ class FakeService:
         """Stop on leaving a with block."""
         self.stop()
 
-    # -- controls shared by both fakes -----------------------------------------------------
+    # -- controls shared by every fake ----------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str | None,
+        path_regex: str | None,
+        status: int,
+        times: int = 1,
+        body: Any = None,
+        headers: dict | None = None,
+    ) -> None:
+        """Answer the next `times` requests matching method ("*"/None: any) and path regex with `status`."""
+        self._add_fault(method, path_regex, status, times, body, headers)
+
+    def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
+        """Run callback(call) just before handling each matching request (times=None: every time)."""
+        with self._lock:
+            self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
 
     def _add_fault(self, method, path_regex, status, times, body, headers) -> None:
         """Queue a canned failure (used by the public fail_next of each fake)."""
@@ -137,6 +155,7 @@ class FakeService:
         with self._lock:
             self.calls.clear()
             self._faults.clear()
+            self._hooks.clear()
             self.latency = 0.0
 
     # -- request pipeline ------------------------------------------------------------------

@@ -14,7 +14,6 @@ account's order; the `{"code", "message"}` bodies and the 404 are this fake's as
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ._common import Call, FakeService, HookCallback, json_response, run_hooks
+from ._common import Call, FakeService, json_response, run_hooks
 
 # Statuses from which Gelato still accepts POST /v4/orders/{id}:cancel (everything before
 # production); any other status, "canceled" included, answers 409.
@@ -125,7 +124,6 @@ class FakeGelato(FakeService):
         # orderReferenceId → order ids, in creation order: a search by reference (what the app
         # sends) stays as fast with thousands of orders seeded as with one, as Gelato's does.
         self._by_reference: dict[str, list[str]] = {}
-        self._hooks: list[dict] = []
         self._routes = Map(
             [
                 Rule("/v4/orders:search", methods=["POST"], endpoint="search"),
@@ -283,23 +281,6 @@ class FakeGelato(FakeService):
 
     # -- fault injection and hooks ---------------------------------------------------------
 
-    def fail_next(
-        self,
-        method: str | None,
-        path_regex: str | None,
-        status: int,
-        times: int = 1,
-        body: Any = None,
-        headers: dict | None = None,
-    ) -> None:
-        """Answer the next `times` requests matching method ("*"/None: any) and path regex with `status`."""
-        self._add_fault(method, path_regex, status, times, body, headers)
-
-    def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
-        """Run callback(call) just before handling each matching request (times=None: every time)."""
-        with self._lock:
-            self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
-
     def reset(self) -> None:
         """Forget added accounts, all orders, faults, hooks, latency and recorded calls."""
         with self._lock:
@@ -309,7 +290,6 @@ class FakeGelato(FakeService):
             self._store_owner.clear()
             self._orders.clear()
             self._by_reference.clear()
-            self._hooks.clear()
             self.products_without_files.clear()
 
     def _default_fault_body(self, status: int) -> Any:

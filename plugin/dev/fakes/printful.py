@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -31,7 +30,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ._common import Call, FakeService, HookCallback, json_response, run_hooks
+from ._common import Call, FakeService, json_response, run_hooks
 
 DEFAULT_STORE_ID = 10
 # Documented: DELETE "Cancels pending order or draft"; PUT edits draft and failed orders (error OR-1).
@@ -101,7 +100,6 @@ class FakePrintful(FakeService):
         self._store_owner: dict[int, str | None] = {DEFAULT_STORE_ID: None}
         self._orders: dict[int, dict] = {}  # insertion order == creation order == list order
         self._by_external: dict[tuple[int, str], int] = {}  # (store, external_id) → order id: unique per store
-        self._hooks: list[dict] = []
         self._ids = itertools.count(100_000_001)
         self._item_ids = itertools.count(5_000_001)
         self._store_ids = itertools.count(20)
@@ -217,11 +215,6 @@ class FakePrintful(FakeService):
             headers = {"Retry-After": RATE_LIMIT_RETRY_AFTER}
         self._add_fault(method, path_regex, status, times, body, headers)
 
-    def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
-        """Run callback(call) just before handling each matching request (times=None: every time)."""
-        with self._lock:
-            self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
-
     def reset(self) -> None:
         """Forget added accounts, all orders, faults, hooks, latency and recorded calls."""
         with self._lock:
@@ -230,7 +223,6 @@ class FakePrintful(FakeService):
             self._store_owner = {DEFAULT_STORE_ID: None}
             self._orders.clear()
             self._by_external.clear()
-            self._hooks.clear()
 
     def _default_fault_body(self, status: int) -> Any:
         """Printful-shaped error body for injected failures."""

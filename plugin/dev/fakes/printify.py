@@ -18,7 +18,6 @@ when it is all digits, as for a sales-channel order) and `metadata.shop_order_la
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -28,7 +27,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from ._common import Call, FakeService, HookCallback, json_response, run_hooks
+from ._common import Call, FakeService, json_response, run_hooks
 
 DEFAULT_SHOP_ID = "1234567"
 # Printify accepts POST .../cancel.json only from these statuses; any other answers the refusal below.
@@ -119,7 +118,6 @@ class FakePrintify(FakeService):
         self._shop_titles: dict[str, str] = {}
         self._orders: dict[str, dict] = {}  # insertion order == creation order
         self._order_shop: dict[str, str] = {}  # order id → its shop
-        self._hooks: list[dict] = []
         self._add_default_shop()
         self._routes = Map(
             [
@@ -267,23 +265,6 @@ class FakePrintify(FakeService):
 
     # -- fault injection and hooks ---------------------------------------------------------
 
-    def fail_next(
-        self,
-        method: str | None,
-        path_regex: str | None,
-        status: int,
-        times: int = 1,
-        body: Any = None,
-        headers: dict | None = None,
-    ) -> None:
-        """Answer the next `times` requests matching method ("*"/None: any) and path regex with `status`."""
-        self._add_fault(method, path_regex, status, times, body, headers)
-
-    def before(self, method: str | None, path_regex: str, callback: HookCallback, times: int | None = None) -> None:
-        """Run callback(call) just before handling each matching request (times=None: every time)."""
-        with self._lock:
-            self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
-
     def reset(self) -> None:
         """Forget added accounts and shops, all orders, faults, hooks, latency and recorded calls."""
         with self._lock:
@@ -293,7 +274,6 @@ class FakePrintify(FakeService):
             self._shop_titles.clear()
             self._orders.clear()
             self._order_shop.clear()
-            self._hooks.clear()
             self._add_default_shop()
 
     def _default_fault_body(self, status: int) -> Any:
