@@ -16,6 +16,17 @@ class Phase(enum.StrEnum):
     UNKNOWN = "unknown"  # a status the provider module does not know: a cancel is tried, the provider decides
 
 
+def classify(status: str, cancellable: frozenset[str], too_late: frozenset[str], canceled: str) -> Phase:
+    """The Phase of a status, given one provider's sets of cancellable and too-late statuses and its cancelled word."""
+    if status == canceled:
+        return Phase.CANCELED
+    if status in too_late:
+        return Phase.TOO_LATE
+    if status in cancellable:
+        return Phase.CANCELLABLE
+    return Phase.UNKNOWN
+
+
 @dataclass(frozen=True)
 class Address:
     """A shipping address in the app's own (Shopify's) field names; empty strings for absent parts."""

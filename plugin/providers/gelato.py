@@ -18,6 +18,7 @@ from plugin.providers import (
     Phase,
     PrintItem,
     PrintOrder,
+    classify,
 )
 
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
@@ -240,13 +241,7 @@ def _json_object(response: requests.Response, what: str) -> dict:
 
 def phase_of(status: str) -> Phase:
     """What a Gelato status means for cancelling."""
-    if status == CANCELED:
-        return Phase.CANCELED
-    if status in TOO_LATE:
-        return Phase.TOO_LATE
-    if status in BEFORE_PRODUCTION:
-        return Phase.CANCELLABLE
-    return Phase.UNKNOWN
+    return classify(status, BEFORE_PRODUCTION, TOO_LATE, CANCELED)
 
 
 def _parse_order(raw: dict) -> PrintOrder:

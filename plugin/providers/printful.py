@@ -53,6 +53,7 @@ from plugin.providers import (
     Phase,
     PrintItem,
     PrintOrder,
+    classify,
 )
 
 T = TypeVar("T")
@@ -93,13 +94,7 @@ _ADDRESS_FIELDS = (
 
 def phase_of(status: str) -> Phase:
     """What a Printful order status means for cancelling."""
-    if status == CANCELED:
-        return Phase.CANCELED
-    if status in TOO_LATE:
-        return Phase.TOO_LATE
-    if status in CANCELLABLE:
-        return Phase.CANCELLABLE
-    return Phase.UNKNOWN
+    return classify(status, CANCELLABLE, TOO_LATE, CANCELED)
 
 
 class PrintfulClient:

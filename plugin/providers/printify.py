@@ -59,6 +59,7 @@ from plugin.providers import (
     Phase,
     PrintItem,
     PrintOrder,
+    classify,
 )
 
 API_PREFIX = "/v1"
@@ -109,14 +110,7 @@ _TITLE_CHARS = 60  # shop titles are the merchant's own free text: keep the mess
 
 def phase_of(status: str) -> Phase:
     """What a Printify order status means for cancelling (unknown statuses: Phase.UNKNOWN)."""
-    normalized = status.strip().lower()
-    if normalized == CANCELED:
-        return Phase.CANCELED
-    if normalized in TOO_LATE:
-        return Phase.TOO_LATE
-    if normalized in CANCELLABLE:
-        return Phase.CANCELLABLE
-    return Phase.UNKNOWN
+    return classify(status.strip().lower(), CANCELLABLE, TOO_LATE, CANCELED)
 
 
 class PrintifyClient:
