@@ -128,7 +128,9 @@ class PrintProvider(Protocol):
     """What the jobs need from a print provider.
 
     Every write (cancel, patch, create) calls plugin.write_fence.check() right before its request,
-    so a job that lost its order lock stops before it writes.
+    so a job that lost its order lock stops before it writes. A provider that cannot filter by
+    reference may also offer find_orders_by_any(references) -> (matched reference, orders), which
+    plugin/providers/reference_search.py prefers: one pass over its listing for every reference form.
     """
 
     name: str
