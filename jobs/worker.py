@@ -9,6 +9,8 @@ import time
 import redis
 from flask import Flask
 from rq import SimpleWorker
+from rq.scheduler import RQScheduler
+from rq.scripts import release_lock
 from rq.worker import WorkerStatus
 
 from jobs.queueing import make_queue
@@ -19,6 +21,10 @@ from . import cancellation, failure, privacy, reconcile, uninstall, updates  # n
 
 log = logging.getLogger(__name__)
 
+# RQ's scheduler refreshes its per-queue lock to interval + 60 s every second while it lives; a lock not
+# refreshed for this long belongs to a dead scheduler (a worker killed with it), and any worker takes it
+# over instead of waiting out the minute: retries of a crashed worker's job must not wait that long.
+SCHEDULER_STALE_SECONDS = 5
 # Pauses before a worker that lost Redis mid-bookkeeping starts again.
 RECONNECT_FIRST_PAUSE = 1.0
 RECONNECT_MAX_PAUSE = 30.0
@@ -44,7 +50,14 @@ class MirrorWorker(SimpleWorker):
     config: dict = {}
 
     def run_maintenance_tasks(self):
-        """RQ's registry cleaning, then the reconciliation sweep when it is due (one worker wins)."""
+        """A dead scheduler's lock freed, RQ's registry cleaning (and scheduler start), then the reconciliation sweep."""
+        if self.scheduler is not None:
+            try:
+                for queue in self.queues:
+                    release_dead_scheduler_lock(self.connection, queue.name, self.scheduler.interval)
+            except redis.RedisError as exc:
+                log.warning("could not check the scheduler lock: %s", type(exc).__name__)
+        # RQ's maintenance then acquires any free lock and starts this worker's scheduler.
         super().run_maintenance_tasks()
         try:
             reconcile.schedule_if_due(self.connection, self.config)
@@ -80,6 +93,23 @@ class MirrorWorker(SimpleWorker):
             except redis.RedisError as exc:
                 # The job itself will hit the same outage and fail or retry; keep beating.
                 log.warning("heartbeat for job %s failed: %s", job.id, type(exc).__name__)
+
+
+def release_dead_scheduler_lock(connection: redis.Redis, queue_name: str, interval: float) -> bool:
+    """Delete the queue's scheduler lock when its holder stopped refreshing it; True when it was freed."""
+    key = RQScheduler.get_locking_key(queue_name)
+    owner = connection.get(key)
+    if owner is None:
+        return False
+    remaining = connection.ttl(key)
+    # A live holder sets the TTL back to interval + 60 every interval seconds.
+    if remaining < 0 or remaining > interval + 60 - SCHEDULER_STALE_SECONDS:
+        return False
+    # Token-checked: a holder that refreshed in between, or a new one, keeps its lock.
+    freed = release_lock(connection, key, owner.decode())
+    if freed:
+        log.warning("scheduler lock of %s was held by a dead scheduler; taking over", queue_name)
+    return freed
 
 
 def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:

@@ -25,9 +25,11 @@ DEFAULT_HTTP_READ_TIMEOUT = 15.0
 # Lease of the per-order lock, renewed while the job runs: a killed worker frees it this fast.
 DEFAULT_ORDER_LOCK_SECONDS = 15
 DEFAULT_JOB_TIMEOUT = 90
-# A worker killed mid-job is noticed within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL seconds.
-DEFAULT_JOB_HEARTBEAT_TTL = 20
-DEFAULT_WORKER_MAINTENANCE_INTERVAL = 15
+# A worker killed mid-job is noticed within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL seconds, and its
+# scheduler's lock taken over within SCHEDULER_STALE_SECONDS (jobs/worker.py) + WORKER_MAINTENANCE_INTERVAL.
+# Measured by `manage.py bench --only crash` (docs/benchmarks.md).
+DEFAULT_JOB_HEARTBEAT_TTL = 10
+DEFAULT_WORKER_MAINTENANCE_INTERVAL = 5
 # Reconciliation: sweep every installed shop this often (0 turns it off), at most this many orders a sweep.
 DEFAULT_RECONCILE_INTERVAL = 15 * 60
 DEFAULT_RECONCILE_MAX_ORDERS = 250
