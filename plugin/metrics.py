@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app, request
 from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
+from jobs.backlog import oldest_queued_age
 from jobs.queueing import make_queue
 from plugin.orders.timestamps import as_utc
 from plugin.store import keys
@@ -129,7 +130,7 @@ def metrics():
     connection = current_app.extensions["redis"]
     try:
         queue = make_queue(connection)
-        body = render(read_counters(connection), queue_depth(queue), Worker.count(queue=queue))
+        body = render(read_counters(connection), queue_depth(queue), Worker.count(queue=queue), oldest_queued_age(connection))
     except redis.RedisError as exc:
         return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
     return Response(body, 200, content_type=PROMETHEUS_CONTENT_TYPE)
@@ -158,8 +159,10 @@ def queue_depth(queue: Queue) -> dict[str, int]:
     }
 
 
-def render(counters: dict[tuple[str, ...], float], depth: dict[str, int], workers: int) -> str:
-    """The Prometheus text exposition of the counters, the queue depth and the worker count."""
+def render(
+    counters: dict[tuple[str, ...], float], depth: dict[str, int], workers: int, oldest_queued_seconds: float = 0.0
+) -> str:
+    """The Prometheus text exposition of the counters, the queue depth and wait, and the worker count."""
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
@@ -203,6 +206,12 @@ def render(counters: dict[tuple[str, ...], float], depth: dict[str, int], worker
         "gauge",
         "Jobs on the queue by state.",
         [({"state": state}, count) for state, count in depth.items()],
+    )
+    family(
+        "print_mirror_queue_oldest_job_age_seconds",
+        "gauge",
+        "How long the oldest waiting job has waited (0: none waits); growing means the workers fall behind.",
+        [({}, round(oldest_queued_seconds, 3))],
     )
     family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).", [({}, workers)])
     _token_refresh_failures(lines, counters)

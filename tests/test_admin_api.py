@@ -311,3 +311,23 @@ def test_a_body_without_a_declared_length_is_cut_at_the_limit_too(app, installed
     )
     assert response.status_code in (400, 413) and response.get_json()["error"]
     assert app.test_client().get("/app/api/settings", headers=bearer(SHOP)).get_json() == {"cancel_and_replace": False}
+
+
+def test_status_shows_the_shops_own_backlog(app, live_app, installed_shop, shopify, gelato, drain):
+    install_with_token(app, shopify, OTHER_SHOP)
+    for shop in (SHOP, SHOP, OTHER_SHOP):
+        order_id = shopify.add_order(shop)
+        gelato.add_order(str(order_id), status="passed")
+        cancel(shopify, live_app, shop, order_id)
+    backlog = api(live_app, "GET", "/status").json()["backlog"]
+    assert (backlog["queued"], backlog["retrying"], backlog["running"], backlog["complete"]) == (2, 0, 0, True)
+    assert backlog["oldest_queued_at"] is not None
+    assert api(live_app, "GET", "/status", shop=OTHER_SHOP).json()["backlog"]["queued"] == 1
+    drain()
+    assert api(live_app, "GET", "/status").json()["backlog"] == {
+        "queued": 0,
+        "retrying": 0,
+        "running": 0,
+        "oldest_queued_at": None,
+        "complete": True,
+    }

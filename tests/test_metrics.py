@@ -2,6 +2,7 @@
 
 import json
 import re
+import time
 
 import requests
 
@@ -84,11 +85,15 @@ def test_queue_depth_and_failed_jobs(live_app, installed_shop, shopify, gelato, 
     samples = scrape(live_app.url)
     assert samples[("print_mirror_queue_jobs", ("state", "queued"))] == 1
     assert samples[("print_mirror_workers",)] == 0  # nothing is draining the queue yet
+    assert samples[("print_mirror_queue_oldest_job_age_seconds",)] >= 0
+    time.sleep(0.3)  # the job keeps waiting: its age grows between scrapes
+    assert scrape(live_app.url)[("print_mirror_queue_oldest_job_age_seconds",)] >= 0.3
     gelato.fail_next("POST", r"orders:search", 401, times=1)  # a refused API key: permanent
     drain()
     samples = scrape(live_app.url)
     assert samples[("print_mirror_queue_jobs", ("state", "queued"))] == 0
     assert samples[("print_mirror_queue_jobs", ("state", "failed"))] == 1
+    assert samples[("print_mirror_queue_oldest_job_age_seconds",)] == 0  # nothing waits any more
     assert samples[("print_mirror_jobs_total", ("job", "mirror_cancellation"), ("outcome", "failed"))] == 1
 
 
@@ -109,7 +114,7 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
         ("webhook_to_provider", "sum"): 712.5,
         ("webhook_to_provider", "count"): 4.0,
     }
-    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1)
+    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1, 12.5)
     lines = text.splitlines()
     assert 'print_mirror_webhooks_total{topic="orders/cancelled",result="enqueued"} 2' in lines
     buckets = [line for line in lines if line.startswith("print_mirror_webhook_to_provider_seconds_bucket")]
@@ -121,9 +126,10 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
     assert "print_mirror_webhook_to_provider_seconds_sum 712.5" in lines
     assert 'print_mirror_queue_jobs{state="queued"} 3' in lines
     assert "print_mirror_workers 1" in lines
+    assert "print_mirror_queue_oldest_job_age_seconds 12.5" in lines
     # Every family is announced once with HELP and TYPE before its samples.
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 9
 
 
 def test_metrics_token_is_required_when_set(redis_client, redis_url, database_url, gelato, shopify):

@@ -11,6 +11,7 @@ from datetime import datetime
 from flask import Blueprint, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from jobs.backlog import shop_backlog
 from jobs.failed_jobs import SCAN_LIMIT, failed_jobs
 from plugin.admin.auth import MAX_BODY_BYTES, authenticated, error
 from plugin.config import webhook_address
@@ -82,6 +83,7 @@ def status():
             "last_sweep_at": _iso(shops.as_utc(row.last_reconciled_at) if row else None),
         },
         failed_jobs=_failed_jobs(services, shop),
+        backlog=_backlog(services, shop),
         needs_action=_needs_action(services, shop),
         settings={"cancel_and_replace": bool(row and row.cancel_and_replace)},
     )
@@ -260,6 +262,18 @@ def _failed_jobs(services: Services, shop: str) -> dict:
             {"id": job.id, "job": job.job, "order_id": job.order_id, "error": job.error, "ended_at": _iso(job.ended_at)}
             for job in reversed(found)
         ],
+    }
+
+
+def _backlog(services: Services, shop: str) -> dict:
+    """This shop's jobs not done yet: waiting, waiting to retry, running; and since when the oldest waits."""
+    backlog = shop_backlog(services.redis, shop)
+    return {
+        "queued": backlog.queued,
+        "retrying": backlog.retrying,
+        "running": backlog.running,
+        "oldest_queued_at": _iso(backlog.oldest_queued_at),
+        "complete": backlog.complete,
     }
 
 

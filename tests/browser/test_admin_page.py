@@ -32,6 +32,7 @@ def test_status_renders_for_the_installed_shop(admin, app, shopify):
     assert page.is_hidden("#provider-missing")
     assert text(page, "#webhooks-status").startswith("Registered")
     assert "Every 15 minutes" in text(page, "#reconciliation-status")
+    assert "Nothing of this store is waiting" in text(page, "#backlog-status")
     assert page.is_hidden("#page-error")
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
@@ -182,4 +183,15 @@ def test_the_connect_form_follows_the_chosen_provider(admin):
     page.select_option("#provider-select", "gelato")
     assert text(page, "#store-id-label") == "Gelato store id"
     assert page.is_visible("#store-id-optional") and page.get_attribute("#store-id", "required") is None
+    assert admin.page_errors == []
+
+
+def test_status_shows_the_stores_work_still_waiting(admin, live_app, shopify, gelato):
+    order_id = shopify.add_order(SHOP)
+    gelato.add_order(str(order_id), status="passed")
+    cancel_order(shopify, live_app, order_id)  # queued; no worker runs in this test
+    page = admin.open()
+    shown = text(page, "#backlog-status")
+    assert shown.startswith("1 job") and "1 job waits, 0 jobs wait to be retried, 0 jobs are running" in shown
+    assert "Oldest waiting since" in shown
     assert admin.page_errors == []

@@ -219,6 +219,7 @@
     renderProviderChoices(status.providers || []);
     renderWebhooks(status.webhooks || {});
     renderReconciliation(status.reconciliation || {});
+    renderBacklog(status.backlog || {});
     renderFailedJobs(status.failed_jobs || { count: 0, jobs: [] });
     renderNeedsAction(status.needs_action || { orders: [] });
     if (status.settings) renderSettings(status.settings);
@@ -285,6 +286,24 @@
         " Shopify does not send " + (webhooks.missing || []).join(", ") + " to the app, so it cannot react to those events at once."
       );
     }
+  }
+
+  function renderBacklog(backlog) {
+    var waiting = (backlog.queued || 0) + (backlog.retrying || 0) + (backlog.running || 0);
+    var box = $("backlog-status");
+    if (!waiting) {
+      box.replaceChildren(badge("success", "None"), " Nothing of this store is waiting: every change received so far is done.");
+      return;
+    }
+    var parts = [plural(backlog.queued || 0, "job waits", "jobs wait"), plural(backlog.retrying || 0, "job waits", "jobs wait") + " to be retried"];
+    parts.push(plural(backlog.running || 0, "job is", "jobs are") + " running");
+    box.replaceChildren(
+      badge("warning", plural(waiting, "job", "jobs")),
+      " " + parts.join(", ") + (backlog.complete === false ? " (at least: the queue is long)" : "") + ".",
+      backlog.oldest_queued_at ? " Oldest waiting since " : "",
+      backlog.oldest_queued_at ? timeElement(backlog.oldest_queued_at) : "",
+      backlog.oldest_queued_at ? "." : ""
+    );
   }
 
   function renderReconciliation(reconciliation) {
