@@ -26,7 +26,7 @@ from cryptography.fernet import Fernet
 from rq import Queue
 from rq.job import Job
 
-from jobs.queueing import QUEUE_NAME, job_options, make_queue
+from jobs.queueing import URGENT_QUEUE, job_options, queue_for
 from plugin import create_app
 from plugin.config import load_config
 from plugin.dev.fakes import FakeGelato, FakeShopify
@@ -78,7 +78,8 @@ class Bench:
         upgrade(app.extensions["database"].url)
         install_shop(app.extensions["database"], app.extensions["services"].cipher, SHOP, token)
         self.redis = redis.Redis.from_url(redis_url)
-        self.queue = Queue(QUEUE_NAME, connection=self.redis)
+        # The cancellations' queue: what every worker benchmark drains (the no-op baselines run there too).
+        self.queue = Queue(URGENT_QUEUE, connection=self.redis)
 
     def log(self, name: str) -> str:
         """Path of a process log in the work folder."""
@@ -298,11 +299,11 @@ def bench_burst(bench: Bench, count: int, concurrency: int) -> dict:
         processes.stop(web)
     for name, func, command in (
         ("noop_simple_worker", "bench.noop.noop", worker_command),
-        ("noop_forking_worker", "bench.noop.noop", f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}"),
+        ("noop_forking_worker", "bench.noop.noop", f"rq worker --burst --url {bench.env['REDIS_URL']} {URGENT_QUEUE}"),
         (
             "noop_forking_worker_app_module",
             "bench.heavy_noop.noop",
-            f"rq worker --burst --url {bench.env['REDIS_URL']} {QUEUE_NAME}",
+            f"rq worker --burst --url {bench.env['REDIS_URL']} {URGENT_QUEUE}",
         ),
     ):
         # The forking worker with an app-importing module does ~2 jobs/s: a small sample is enough.
@@ -339,7 +340,7 @@ def bench_crash(bench: Bench, rounds: int) -> dict:
     """A worker killed (SIGKILL, with its scheduler) inside a provider cancel call: seconds until another worker
     has run the job again to the end, worst case (the dead worker held the job and the scheduler lock)."""
     config = load_config(bench.env)
-    queue = make_queue(bench.redis)
+    queue = queue_for(bench.redis, "jobs.cancellation.mirror_cancellation")
     seconds = []
     for n in range(rounds):
         bench.flush_queue()

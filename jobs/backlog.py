@@ -1,4 +1,4 @@
-"""What is still waiting to be done: one shop's queued, retrying and running jobs, and the queue's oldest job."""
+"""What is still waiting to be done: one shop's queued, retrying and running jobs, and the oldest waiting job."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import redis
 from rq.job import Job
 
-from .queueing import make_queue
+from .queueing import make_queues
 
 # The admin page counts among at most this many jobs per place (newest first): enough to show a store
 # its own backlog during a burst without one page view reading every job of every store.
@@ -27,39 +27,40 @@ class Backlog:
 
 
 def shop_backlog(connection: redis.Redis, shop: str, scan_limit: int = SCAN_LIMIT) -> Backlog:
-    """The shop's queued, retry-scheduled and running jobs (each place scanned up to scan_limit jobs)."""
-    queue = make_queue(connection)
-    places = {
-        "queued": (queue.count, lambda: queue.get_job_ids(max(queue.count - scan_limit, 0))),
-        "retrying": (
-            queue.scheduled_job_registry.get_job_count(cleanup=False),
-            lambda: queue.scheduled_job_registry.get_job_ids(cleanup=False)[-scan_limit:],
-        ),
-        "running": (
-            queue.started_job_registry.get_job_count(cleanup=False),
-            lambda: queue.started_job_registry.get_job_ids(cleanup=False)[-scan_limit:],
-        ),
-    }
-    counts: dict[str, int] = {}
-    oldest: datetime | None = None
+    """The shop's queued, retry-scheduled and running jobs over every queue (each place scanned up to scan_limit)."""
+    counts = {"queued": 0, "retrying": 0, "running": 0}
+    stamps: list[datetime] = []
     complete = True
-    for place, (total, list_ids) in places.items():
-        complete = complete and total <= scan_limit
-        jobs = [job for job in Job.fetch_many(list_ids(), connection=connection) if job is not None]
-        mine = [job for job in jobs if isinstance(job.kwargs, dict) and job.kwargs.get("shop") == shop]
-        counts[place] = len(mine)
-        if place == "queued" and mine:
-            stamps = [job.enqueued_at for job in mine if job.enqueued_at is not None]
-            oldest = min(stamps).replace(tzinfo=UTC) if stamps else None
+    for queue in make_queues(connection):
+        places = {
+            "queued": (queue.count, lambda q=queue: q.get_job_ids(max(q.count - scan_limit, 0))),
+            "retrying": (
+                queue.scheduled_job_registry.get_job_count(cleanup=False),
+                lambda q=queue: q.scheduled_job_registry.get_job_ids(cleanup=False)[-scan_limit:],
+            ),
+            "running": (
+                queue.started_job_registry.get_job_count(cleanup=False),
+                lambda q=queue: q.started_job_registry.get_job_ids(cleanup=False)[-scan_limit:],
+            ),
+        }
+        for place, (total, list_ids) in places.items():
+            complete = complete and total <= scan_limit
+            jobs = [job for job in Job.fetch_many(list_ids(), connection=connection) if job is not None]
+            mine = [job for job in jobs if isinstance(job.kwargs, dict) and job.kwargs.get("shop") == shop]
+            counts[place] += len(mine)
+            if place == "queued":
+                stamps.extend(job.enqueued_at.replace(tzinfo=UTC) for job in mine if job.enqueued_at is not None)
+    oldest = min(stamps) if stamps else None
     return Backlog(counts["queued"], counts["retrying"], counts["running"], oldest, complete)
 
 
 def oldest_queued_age(connection: redis.Redis, now: datetime | None = None) -> float:
-    """Seconds the queue's oldest waiting job has waited; 0 when nothing waits."""
-    queue = make_queue(connection)
-    ids = queue.get_job_ids(0, 1)
-    job = Job.fetch_many(ids, connection=connection)[0] if ids else None
-    if job is None or job.enqueued_at is None:
-        return 0.0
+    """Seconds the longest-waiting job of any queue has waited; 0 when nothing waits."""
     now = now or datetime.now(UTC)
-    return max((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds(), 0.0)
+    ages = [0.0]
+    for queue in make_queues(connection):
+        ids = queue.get_job_ids(0, 1)
+        job = Job.fetch_many(ids, connection=connection)[0] if ids else None
+        if job is not None and job.enqueued_at is not None:
+            ages.append((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds())
+    return max(ages)

@@ -11,7 +11,7 @@ from rq.registry import FailedJobRegistry
 
 from plugin.logs import redact
 
-from .queueing import make_queue
+from .queueing import make_queues
 
 # The admin page looks at this many of the newest failed jobs at most (of every shop), so a long
 # outage cannot make one status view read thousands of jobs.
@@ -30,17 +30,31 @@ class FailedJob:
     error: str
 
 
-def failed_registry(connection: redis.Redis) -> FailedJobRegistry:
-    """The failed-job registry of the app's queue."""
-    return FailedJobRegistry(queue=make_queue(connection))
+def failed_registries(connection: redis.Redis) -> list[FailedJobRegistry]:
+    """The failed-job registry of each of the app's queues."""
+    return [FailedJobRegistry(queue=queue) for queue in make_queues(connection)]
+
+
+def requeue_failed(connection: redis.Redis, job_id: str) -> bool:
+    """Put a failed job back on its own queue; False when no registry holds it."""
+    for registry in failed_registries(connection):
+        if job_id in registry:
+            registry.requeue(job_id)
+            return True
+    return False
+
+
+def failed_job_ids(connection: redis.Redis) -> list[str]:
+    """Every failed job's id, over all queues."""
+    return [job_id for registry in failed_registries(connection) for job_id in registry.get_job_ids()]
 
 
 def failed_jobs(connection: redis.Redis, *, shop: str | None = None, scan_limit: int | None = None) -> list[FailedJob]:
-    """Failed jobs still in the registry, oldest first; only the shop's when shop is given."""
-    registry = failed_registry(connection)
-    ids = registry.get_job_ids()
-    if scan_limit is not None:
-        ids = ids[-scan_limit:]
+    """Failed jobs still in the registries, oldest first; only the shop's when shop is given."""
+    ids: list[str] = []
+    for registry in failed_registries(connection):
+        listed = registry.get_job_ids()
+        ids.extend(listed if scan_limit is None else listed[-scan_limit:])
     found = []
     for job in Job.fetch_many(ids, connection=connection):
         if job is None:  # expired between listing and fetching
@@ -60,7 +74,8 @@ def failed_jobs(connection: redis.Redis, *, shop: str | None = None, scan_limit:
                 error=_error_line(job),
             )
         )
-    return found
+    # Oldest first over every queue (a registry lists its own in the order they failed).
+    return sorted(found, key=lambda job: job.ended_at or datetime.min.replace(tzinfo=UTC))
 
 
 def _error_line(job: Job) -> str:

@@ -14,7 +14,7 @@ from rq.exceptions import DeserializationError
 from rq.job import Job, JobStatus
 from sqlalchemy import delete, func, select
 
-from jobs.queueing import make_queue
+from jobs.queueing import make_queues
 from plugin.errors import TransientError
 from plugin.logs import log_event
 from plugin.store import keys, provider_accounts
@@ -180,37 +180,37 @@ def redact_shop(shop: str, webhook_id: str | None = None) -> dict:
 
 
 def held_jobs(connection: redis.Redis, concerns: Callable[[dict], bool]) -> list[HeldJob]:
-    """The app's RQ jobs, wherever RQ keeps them, whose kwargs `concerns` accepts; never the calling job."""
-    queue = make_queue(connection)
+    """The app's RQ jobs, on any queue and wherever RQ keeps them, whose kwargs `concerns` accepts; never the calling job."""
     current = get_current_job()
     seen = {current.id} if current is not None else set()
-    # Read-only listings (cleanup=False): registry cleanup would move abandoned jobs around.
-    places = {
-        "queued": queue.get_job_ids,
-        "scheduled": lambda: queue.scheduled_job_registry.get_job_ids(cleanup=False),
-        "deferred": lambda: queue.deferred_job_registry.get_job_ids(cleanup=False),
-        "failed": lambda: queue.failed_job_registry.get_job_ids(cleanup=False),
-        "finished": lambda: queue.finished_job_registry.get_job_ids(cleanup=False),
-        "canceled": lambda: queue.canceled_job_registry.get_job_ids(cleanup=False),
-        "started": lambda: queue.started_job_registry.get_job_ids(cleanup=False),
-        # Dequeued by a worker and not yet started: held by that worker already.
-        "starting": queue.intermediate_queue.get_job_ids,
-    }
     held = []
-    for place, list_ids in places.items():
-        ids = [job_id for job_id in dict.fromkeys(list_ids()) if job_id not in seen]
-        seen.update(ids)
-        for chunk in _chunks(ids):
-            for job in Job.fetch_many(chunk, connection=connection, serializer=queue.serializer):
-                if job is None:
-                    continue  # expired since it was listed
-                try:
-                    kwargs = job.kwargs
-                except DeserializationError:
-                    log.warning("job %s cannot be read; a privacy job cannot tell what it names", job.id)
-                    continue
-                if isinstance(kwargs, dict) and concerns(kwargs):
-                    held.append(HeldJob(job, place))
+    for queue in make_queues(connection):
+        # Read-only listings (cleanup=False): registry cleanup would move abandoned jobs around.
+        places = {
+            "queued": queue.get_job_ids,
+            "scheduled": lambda q=queue: q.scheduled_job_registry.get_job_ids(cleanup=False),
+            "deferred": lambda q=queue: q.deferred_job_registry.get_job_ids(cleanup=False),
+            "failed": lambda q=queue: q.failed_job_registry.get_job_ids(cleanup=False),
+            "finished": lambda q=queue: q.finished_job_registry.get_job_ids(cleanup=False),
+            "canceled": lambda q=queue: q.canceled_job_registry.get_job_ids(cleanup=False),
+            "started": lambda q=queue: q.started_job_registry.get_job_ids(cleanup=False),
+            # Dequeued by a worker and not yet started: held by that worker already.
+            "starting": queue.intermediate_queue.get_job_ids,
+        }
+        for place, list_ids in places.items():
+            ids = [job_id for job_id in dict.fromkeys(list_ids()) if job_id not in seen]
+            seen.update(ids)
+            for chunk in _chunks(ids):
+                for job in Job.fetch_many(chunk, connection=connection, serializer=queue.serializer):
+                    if job is None:
+                        continue  # expired since it was listed
+                    try:
+                        kwargs = job.kwargs
+                    except DeserializationError:
+                        log.warning("job %s cannot be read; a privacy job cannot tell what it names", job.id)
+                        continue
+                    if isinstance(kwargs, dict) and concerns(kwargs):
+                        held.append(HeldJob(job, place))
     return held
 
 

@@ -1,4 +1,4 @@
-"""The RQ queue the web process fills and the worker drains, and the options every job gets."""
+"""The RQ queues the web process fills and the worker drains, most urgent first, and the options every job gets."""
 
 from __future__ import annotations
 
@@ -7,7 +7,19 @@ from rq import Callback, Queue
 
 from jobs.retry_policy import retry_for
 
+# Cancellations: every second between the store event and the provider call decides whether a print is saved.
+URGENT_QUEUE = "print-mirror-urgent"
+# Order changes, lifecycle and privacy jobs.
 QUEUE_NAME = "print-mirror"
+# Reconciliation sweeps: catch-up work, never ahead of a live event.
+SWEEP_QUEUE = "print-mirror-sweep"
+# The order a worker takes work in: RQ dequeues from the first of its queues that has a job ready.
+QUEUE_NAMES = (URGENT_QUEUE, QUEUE_NAME, SWEEP_QUEUE)
+_QUEUE_OF_JOB = {
+    "jobs.cancellation.mirror_cancellation": URGENT_QUEUE,
+    "jobs.reconcile.reconcile_all": SWEEP_QUEUE,
+    "jobs.reconcile.reconcile_shop": SWEEP_QUEUE,
+}
 RESULT_TTL = 24 * 3600
 # Failed jobs stay a week so an operator can inspect and requeue them.
 FAILURE_TTL = 7 * 24 * 3600
@@ -16,9 +28,24 @@ FAILURE_CALLBACK = "jobs.failure.on_job_failure"
 SUCCESS_CALLBACK = "plugin.metrics.on_job_success"
 
 
-def make_queue(connection: redis.Redis) -> Queue:
-    """The app's queue on connection."""
-    return Queue(QUEUE_NAME, connection=connection)
+def make_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
+    """One of the app's queues on connection (by default the one for changes)."""
+    return Queue(name, connection=connection)
+
+
+def make_queues(connection: redis.Redis) -> list[Queue]:
+    """Every queue of the app, most urgent first."""
+    return [Queue(name, connection=connection) for name in QUEUE_NAMES]
+
+
+def queue_name_for(func: str) -> str:
+    """The queue a job of this function belongs on, by how urgent its work is."""
+    return _QUEUE_OF_JOB.get(func, QUEUE_NAME)
+
+
+def queue_for(connection: redis.Redis, func: str) -> Queue:
+    """The queue for a job of this function."""
+    return Queue(queue_name_for(func), connection=connection)
 
 
 def job_options(config) -> dict:

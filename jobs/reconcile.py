@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import select
 
-from jobs.queueing import job_options, make_queue
+from jobs.queueing import job_options, queue_for
 from plugin.errors import TransientError
 from plugin.intake.delivery import Delivery
 from plugin.intake.door import admit
@@ -50,7 +50,7 @@ def schedule_if_due(connection: redis.Redis, config, now: float | None = None) -
     now = time.time() if now is None else now
     if not connection.register_script(_CLAIM_DUE_SWEEP)(keys=[DUE_KEY], args=[now, interval]):
         return False
-    make_queue(connection).enqueue_call(RECONCILE_ALL, **job_options(config))
+    queue_for(connection, RECONCILE_ALL).enqueue_call(RECONCILE_ALL, **job_options(config))
     return True
 
 
@@ -59,7 +59,7 @@ def reconcile_all() -> list[str]:
     svc = services()
     with svc.database.session() as session:
         domains = list(session.scalars(select(Shop.domain).where(Shop.status == shops.INSTALLED).order_by(Shop.domain)))
-    queue = make_queue(svc.redis)
+    queue = queue_for(svc.redis, RECONCILE_SHOP)
     for domain in domains:
         queue.enqueue_call(RECONCILE_SHOP, kwargs={"shop": domain}, **job_options(svc.config))
     return domains

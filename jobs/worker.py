@@ -13,7 +13,7 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.worker import WorkerStatus
 
-from jobs.queueing import make_queue
+from jobs.queueing import make_queues
 from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 
 # Imported here, before any job runs, so no job pays for importing them.
@@ -116,7 +116,7 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
     """A worker on the app's queue and Redis."""
     connection = app.extensions["services"].redis
     worker = MirrorWorker(
-        [make_queue(connection)],
+        make_queues(connection),  # most urgent first: RQ takes the first queue with a job ready
         connection=connection,
         name=name,
         # RQ blocks on the queue for worker_ttl - 15 s: wake as often as maintenance is due.

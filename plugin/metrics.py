@@ -13,7 +13,7 @@ from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
 from jobs.backlog import oldest_queued_age
-from jobs.queueing import make_queue
+from jobs.queueing import make_queues
 from plugin.orders.timestamps import as_utc
 from plugin.store import keys
 
@@ -129,8 +129,10 @@ def metrics():
         )
     connection = current_app.extensions["redis"]
     try:
-        queue = make_queue(connection)
-        body = render(read_counters(connection), queue_depth(queue), Worker.count(queue=queue), oldest_queued_age(connection))
+        queues = make_queues(connection)
+        body = render(
+            read_counters(connection), queue_depth(queues), Worker.count(connection=connection), oldest_queued_age(connection)
+        )
     except redis.RedisError as exc:
         return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
     return Response(body, 200, content_type=PROMETHEUS_CONTENT_TYPE)
@@ -148,14 +150,14 @@ def read_counters(connection: redis.Redis) -> dict[tuple[str, ...], float]:
     return {tuple(_text(key).split(_SEP)): float(_text(value)) for key, value in raw.items()}
 
 
-def queue_depth(queue: Queue) -> dict[str, int]:
-    """Jobs per state on the app's queue: waiting, running, scheduled for a retry, failed."""
+def queue_depth(queues: list[Queue]) -> dict[str, int]:
+    """Jobs per state over the app's queues: waiting, running, scheduled for a retry, failed."""
     # cleanup=False: a scrape only reads; the worker does RQ's registry maintenance.
     return {
-        "queued": queue.count,
-        "started": StartedJobRegistry(queue=queue).get_job_count(cleanup=False),
-        "scheduled": ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False),
-        "failed": FailedJobRegistry(queue=queue).get_job_count(cleanup=False),
+        "queued": sum(queue.count for queue in queues),
+        "started": sum(StartedJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),
+        "scheduled": sum(ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),
+        "failed": sum(FailedJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),
     }
 
 

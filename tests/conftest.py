@@ -11,12 +11,12 @@ import redis
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
-from jobs.queueing import make_queue
 from plugin import create_app
 from plugin.dev.fakes import FakeGelato, FakeShopify
 from plugin.dev.fakes.server import LocalServer
 from plugin.store.db import database_url as to_sqlalchemy_url
 from plugin.store.migrate import upgrade
+from tests.support.all_queues import AllQueues
 
 API_KEY = "test-api-key"
 API_SECRET = "test-api-secret"
@@ -158,8 +158,8 @@ def installed_shop(app, shopify, live_app):
 
 @pytest.fixture
 def queue(app):
-    """The app's RQ queue."""
-    return make_queue(app.extensions["redis"])
+    """The app's RQ queues seen as one (cancellations, changes and sweeps each have their own)."""
+    return AllQueues(app.extensions["redis"])
 
 
 @pytest.fixture

@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import pytest
 from rq.job import Job
-from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry
 
-from jobs.queueing import QUEUE_NAME, job_options
+from jobs.queueing import QUEUE_NAME, job_options, queue_for
 from jobs.worker import build_worker
 from tests.conftest import SHOP
 from tests.oauth_flow import shop_row
+from tests.support.all_queues import AllQueues
 from tests.support.records import events, history
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
@@ -81,7 +82,7 @@ def two_orders(app, live_app, installed_shop, shopify, gelato, drain, queue):
         queue.connection.set(sweep_key(order_id), "a-job-id", ex=3600)
     finished = {
         Job.fetch(job_id, connection=queue.connection).kwargs["order_id"]: job_id
-        for job_id in FinishedJobRegistry(QUEUE_NAME, connection=queue.connection).get_job_ids()
+        for job_id in queue.finished_job_registry.get_job_ids()
     }
     assert set(finished) == {order_a, order_b}
     return {
@@ -172,10 +173,10 @@ def test_customer_redact_leaves_no_trace_of_the_orders_in_redis(app, live_app, s
     assert {("activity", SHOP, order_b), ("note", SHOP, order_b)} <= history(app)
     assert any(key.startswith(b"print-mirror:fingerprint:") for key in where(redis_client, order_b))
     assert redis_client.exists(sweep_key(order_b))
-    assert two_orders["scheduled_b"] in ScheduledJobRegistry(QUEUE_NAME, connection=redis_client).get_job_ids()
+    assert two_orders["scheduled_b"] in AllQueues(redis_client).scheduled_job_registry.get_job_ids()
     assert Job.fetch(two_orders["finished"][order_b], connection=redis_client).return_value()["order_id"] == order_b
     # The redaction job itself keeps no record: its arguments named the order.
-    assert FailedJobRegistry(QUEUE_NAME, connection=redis_client).get_job_ids() == []
+    assert AllQueues(redis_client).failed_job_registry.get_job_ids() == []
 
 
 def test_data_request_reports_the_records_jobs_and_keys_it_holds(
@@ -293,7 +294,7 @@ def test_a_job_of_the_orders_running_elsewhere_is_left_to_its_worker_then_erased
     assert where(redis_client, order_a) == {f"rq:job:{running.id}".encode(), f"rq:job:{redaction_id}".encode()}
 
     with app.app_context():
-        elsewhere.perform_job(running, queue, execution)
+        elsewhere.perform_job(running, queue_for(redis_client, running.func_name), execution)
     assert running.get_status(refresh=True) == "finished" and ("activity", SHOP, order_a) in history(app)
     ScheduledJobRegistry(QUEUE_NAME, connection=redis_client).requeue(redaction_id)
     drain()

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from rq.registry import ScheduledJobRegistry
 
+from jobs.queueing import queue_for
 from jobs.retry_policy import backoff_intervals, retry_for, stretch_next_interval
 from tests.conftest import SHOP, paragraphs_in
 
@@ -49,7 +50,7 @@ def test_retry_after_from_gelato_delays_the_next_attempt(app, live_app, installe
     before = datetime.now(UTC).timestamp()
     shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
     drain()  # no scheduler here: the retry waits in the scheduled registry
-    registry = ScheduledJobRegistry(queue=queue)
+    registry = ScheduledJobRegistry(queue=queue_for(queue.connection, "jobs.cancellation.mirror_cancellation"))
     [job_id] = registry.get_job_ids()
     scheduled_for = registry.get_scheduled_time(job_id).timestamp()
     assert scheduled_for - before >= 29  # not the pinned 1 s: Gelato asked for 30

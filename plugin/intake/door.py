@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis
 from sqlalchemy.exc import SQLAlchemyError
 
-from jobs.queueing import job_options, make_queue
+from jobs.queueing import job_options, queue_for
 from plugin.errors import InvalidOrder
 from plugin.intake.delivery import Delivery, Rejection
 from plugin.intake.enqueue import EnqueueOutcome, InstalledCheck, Tally, enqueue_once
@@ -53,7 +53,7 @@ def admit(services, delivery: Delivery, registry: TopicRegistry, tally: Tally | 
         enqueue = functools.partial(
             enqueue_once,
             services.redis,
-            make_queue(services.redis),
+            queue_for(services.redis, action.func),
             delivery,
             action,
             dedupe_ttl=services.config["WEBHOOK_DEDUPE_TTL"],
