@@ -172,37 +172,32 @@ def _share_app_secrets(env: dict, app) -> None:
 
 def _install_shop(sandbox: Sandbox, env: dict) -> None:
     """Install the sandbox shop through the real `flask --app plugin shops add` (token via the environment)."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "plugin", "shops", "add", sandbox.shop],
-        env={**env, "SHOPIFY_ADMIN_TOKEN": sandbox.shop_token},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=STARTUP_SECONDS,
-    )
-    if completed.returncode != 0:
-        raise SystemExit(f"installing the sandbox shop failed:\n{completed.stdout}{completed.stderr}")
-    for line in completed.stdout.strip().splitlines():
-        print(f"shops add: {line}")
+    _run_flask(["shops", "add", sandbox.shop], {**env, "SHOPIFY_ADMIN_TOKEN": sandbox.shop_token}, "installing the sandbox shop")
 
 
 def _connect_provider(sandbox: Sandbox, env: dict) -> None:
     """Connect the sandbox shop's simulated account through the real `flask --app plugin shops connect` (live check)."""
-    command = [sys.executable, "-m", "flask", "--app", "plugin", "shops", "connect", sandbox.shop, "--provider", sandbox.provider]
+    args = ["shops", "connect", sandbox.shop, "--provider", sandbox.provider]
     if sandbox.store_id:
-        command += ["--store-id", sandbox.store_id]
+        args += ["--store-id", sandbox.store_id]
+    env = {**env, "PROVIDER_API_KEY": sandbox.provider_key}
+    _run_flask(args, env, f"connecting the sandbox shop to {sandbox.provider}")
+
+
+def _run_flask(args: list[str], env: dict, what: str) -> None:
+    """Run one `flask --app plugin …` command as an operator would; print its lines, stop the sandbox if it fails."""
     completed = subprocess.run(
-        command,
-        env={**env, "PROVIDER_API_KEY": sandbox.provider_key},
+        [sys.executable, "-m", "flask", "--app", "plugin", *args],
+        env=env,
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=STARTUP_SECONDS,
     )
     if completed.returncode != 0:
-        raise SystemExit(f"connecting the sandbox shop to {sandbox.provider} failed:\n{completed.stdout}{completed.stderr}")
+        raise SystemExit(f"{what} failed:\n{completed.stdout}{completed.stderr}")
     for line in completed.stdout.strip().splitlines():
-        print(f"shops connect: {line}")
+        print(f"{' '.join(args[:2])}: {line}")
 
 
 def _wait_until_healthy(app_url: str, children: dict, logs: dict) -> None:
