@@ -97,6 +97,15 @@ def test_check_account_blanks_a_key_echoed_by_gelato(gelato, client):
     assert key not in str(refused.value) and "lacks access" in str(refused.value)
 
 
+def test_a_5xx_echoing_the_key_is_retried_without_it(gelato, client):
+    """A transient answer that quotes the key: the error (logged, kept in RQ's registry) carries the label instead."""
+    gelato.fail_next("POST", r"orders:search$", 503, body={"message": f"upstream rejected {GELATO_KEY}"})
+    with pytest.raises(TransientError) as failed:
+        client().find_orders("5550001")
+    assert GELATO_KEY not in str(failed.value) and "[API key]" in str(failed.value)
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+
+
 def test_check_account_other_failures(gelato, client):
     """Any other 4xx is a ProviderError but no refusal; a 5xx is transient; a 200 that is not Gelato's fails."""
     gelato.fail_next("POST", r"orders:search$", 400, body={"code": "bad_request", "message": "limit is wrong"})

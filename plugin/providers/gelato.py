@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
 from urllib.parse import quote
 
 import requests
 
 from plugin import write_fence
 from plugin.errors import ProviderError, ProviderRefused
-from plugin.http import error_summary, send
+from plugin.http import error_summary
 from plugin.providers import (
     Address,
     CancelResult,
@@ -20,12 +19,12 @@ from plugin.providers import (
     PrintOrder,
     classify,
 )
+from plugin.providers.answers import blank, json_object, optional_text, result_of, send_blanking
 
 PAGE_SIZE = 100  # Gelato's maximum `limit` for orders:search
 # A store order split into more print orders than this is not a real store; stop paginating.
 MAX_PAGES = 50
 
-T = TypeVar("T")
 # Gelato's order statuses (DESIGN.md; https://dashboard.gelato.com/docs/orders/v4/): before production a
 # print order can still be cancelled.
 BEFORE_PRODUCTION = frozenset(
@@ -102,7 +101,7 @@ class GelatoClient:
         if response.status_code != 200:
             raise ProviderError(f"Gelato account check: HTTP {response.status_code} {self._summary(response)}")
         # A 200 from something that is not Gelato's order API (a wrong GELATO_API_URL) proves nothing.
-        if not isinstance(_json_object(response, "Gelato account check").get("orders"), list):
+        if not isinstance(json_object(response, "Gelato account check").get("orders"), list):
             raise ProviderError("Gelato account check: answer has no 'orders' list")
 
     def find_orders(self, reference_id: str) -> list[PrintOrder]:
@@ -113,7 +112,7 @@ class GelatoClient:
             response = self._request("POST", "/v4/orders:search", what="Gelato order search", json=body)
             if response.status_code != 200:
                 raise ProviderError(f"Gelato order search: HTTP {response.status_code} {error_summary(response)}")
-            found = _json_object(response, "Gelato order search").get("orders")
+            found = json_object(response, "Gelato order search").get("orders")
             if not isinstance(found, list):
                 raise ProviderError("Gelato order search: answer has no 'orders' list")
             orders.extend(_parse_order(raw) for raw in found if isinstance(raw, dict) and self._is_match(raw, reference_id))
@@ -128,13 +127,13 @@ class GelatoClient:
             return None
         if response.status_code != 200:
             raise ProviderError(f"Gelato get order: HTTP {response.status_code} {error_summary(response)}")
-        return _parse_order(_json_object(response, "Gelato get order"))
+        return _parse_order(json_object(response, "Gelato get order"))
 
     def cancel_order(self, order_id: str) -> CancelResult:
         """POST /v4/orders/{id}:cancel: 200 cancelled, 409 refused, 404 not found."""
         write_fence.check()  # a job that lost its order lock must not write (plugin/write_fence.py)
         response = self._request("POST", f"/v4/orders/{quote(order_id, safe='')}:cancel", what="Gelato cancel")
-        return _result_of(
+        return result_of(
             response,
             "Gelato cancel",
             {
@@ -143,6 +142,7 @@ class GelatoClient:
                 409: CancelResult.REFUSED,
                 404: CancelResult.NOT_FOUND,
             },
+            self._summary(response),
         )
 
     def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
@@ -157,7 +157,7 @@ class GelatoClient:
             return PatchResult.PATCHED
         write_fence.check()
         response = self._request("PATCH", f"/v4/orders/{quote(order_id, safe='')}", what="Gelato patch draft", json=body)
-        return _result_of(
+        return result_of(
             response,
             "Gelato patch draft",
             {
@@ -165,6 +165,7 @@ class GelatoClient:
                 409: PatchResult.REFUSED,
                 404: PatchResult.NOT_FOUND,
             },
+            self._summary(response),
         )
 
     def create_order(self, order: NewPrintOrder) -> PrintOrder:
@@ -192,7 +193,7 @@ class GelatoClient:
         response = self._request("POST", "/v4/orders", what="Gelato create order", json=body)
         if response.status_code not in (200, 201):
             raise ProviderError(f"Gelato create order: HTTP {response.status_code} {error_summary(response)}")
-        return _parse_order(_json_object(response, "Gelato create order"))
+        return _parse_order(json_object(response, "Gelato create order"))
 
     def _search_filters(self, body: dict) -> dict:
         """The orders:search body with the store filter added when this client searches one store."""
@@ -212,31 +213,20 @@ class GelatoClient:
 
     def _summary(self, response: requests.Response) -> str:
         """error_summary of an answer, with the API key blanked should Gelato ever echo it."""
-        summary = error_summary(response)
-        return summary.replace(self._api_key, "[API key]") if self._api_key else summary
+        return blank(error_summary(response), self._api_key, "[API key]")
 
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
-        return send(
-            self._session, method, self._base_url + path, what=what, timeout=self._timeout, headers=self._headers, **kwargs
+        return send_blanking(
+            self._session,
+            method,
+            self._base_url + path,
+            secret=self._api_key,
+            label="[API key]",
+            what=what,
+            timeout=self._timeout,
+            headers=self._headers,
+            **kwargs,
         )
-
-
-def _result_of(response: requests.Response, what: str, results: dict[int, T]) -> T:
-    """The result the status code stands for; any other status is a permanent ProviderError."""
-    try:
-        return results[response.status_code]
-    except KeyError:
-        raise ProviderError(f"{what}: HTTP {response.status_code} {error_summary(response)}") from None
-
-
-def _json_object(response: requests.Response, what: str) -> dict:
-    try:
-        body = response.json()
-    except ValueError as exc:
-        raise ProviderError(f"{what}: answer is not JSON") from exc
-    if not isinstance(body, dict):
-        raise ProviderError(f"{what}: answer is not a JSON object")
-    return body
 
 
 def phase_of(status: str) -> Phase:
@@ -273,15 +263,15 @@ def _parse_order(raw: dict) -> PrintOrder:
         shipping_address=address if isinstance(address, dict) else {},
         raw=raw,
         address=_parse_address(address if isinstance(address, dict) else {}),
-        customer_reference_id=_optional_text(raw.get("customerReferenceId")),
-        currency=_optional_text(raw.get("currency")),
-        shipment_method=_optional_text(raw.get("shipmentMethodUid")),
+        customer_reference_id=optional_text(raw.get("customerReferenceId")),
+        currency=optional_text(raw.get("currency")),
+        shipment_method=optional_text(raw.get("shipmentMethodUid")),
     )
 
 
 def _parse_address(raw: dict) -> Address:
     """An Address from Gelato's shippingAddress; non-text values count as absent."""
-    fields = {ours: _optional_text(raw.get(theirs)) or "" for theirs, ours in _ADDRESS_FIELDS}
+    fields = {ours: optional_text(raw.get(theirs)) or "" for theirs, ours in _ADDRESS_FIELDS}
     fields["name"] = " ".join(part for part in (fields["first_name"], fields["last_name"]) if part)
     return Address(**fields)
 
@@ -293,9 +283,3 @@ def _gelato_address(address: Address, keep_empty: bool = False) -> dict:
         for theirs, ours in _ADDRESS_FIELDS
         if getattr(address, ours) or (keep_empty and ours != "email")
     }
-
-
-def _optional_text(value: object) -> str | None:
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return str(value)
-    return None

@@ -37,14 +37,13 @@ Assumed (the documentation leaves it open):
 
 from __future__ import annotations
 
-from typing import TypeVar
 from urllib.parse import quote
 
 import requests
 
 from plugin import write_fence
-from plugin.errors import ProviderError, ProviderRefused, RateLimited, TransientError
-from plugin.http import error_summary, parse_retry_after, send
+from plugin.errors import ProviderError, ProviderRefused, RateLimited
+from plugin.http import error_summary, parse_retry_after
 from plugin.providers import (
     Address,
     CancelResult,
@@ -55,8 +54,7 @@ from plugin.providers import (
     PrintOrder,
     classify,
 )
-
-T = TypeVar("T")
+from plugin.providers.answers import blank, optional_text, result_of, send_blanking
 
 # Confirmed: DELETE cancels a pending order or a draft.
 CANCELLABLE = frozenset({"draft", "pending"})
@@ -174,10 +172,11 @@ class PrintfulClient:
         path = self._order_path(order_id)
         write_fence.check()  # a job that lost its order lock must not write (plugin/write_fence.py)
         response = self._request("DELETE", path, what="Printful cancel")
-        return self._result_of(
+        return result_of(
             response,
             "Printful cancel",
             {200: CancelResult.CANCELLED, 404: CancelResult.NOT_FOUND, **dict.fromkeys(REFUSAL_STATUSES, CancelResult.REFUSED)},
+            self._summary(response),
         )
 
     def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
@@ -206,10 +205,11 @@ class PrintfulClient:
                 body["recipient"]["email"] = address.email
         write_fence.check()
         response = self._request("PUT", path, what="Printful patch draft", json=body)
-        return self._result_of(
+        return result_of(
             response,
             "Printful patch draft",
             {200: PatchResult.PATCHED, 404: PatchResult.NOT_FOUND, **dict.fromkeys(REFUSAL_STATUSES, PatchResult.REFUSED)},
+            self._summary(response),
         )
 
     def create_order(self, order: NewPrintOrder) -> PrintOrder:
@@ -229,29 +229,22 @@ class PrintfulClient:
         store = raw.get("store")
         return self._store_id is None or store is None or str(store) == self._store_id
 
-    def _result_of(self, response: requests.Response, what: str, results: dict[int, T]) -> T:
-        """The result the status code stands for; any other status is a permanent ProviderError."""
-        try:
-            return results[response.status_code]
-        except KeyError:
-            raise ProviderError(f"{what}: HTTP {response.status_code} {self._summary(response)}") from None
-
     def _summary(self, response: requests.Response) -> str:
         """Printful's own words for an error (error.message, else result), with the token blanked should it echo it."""
-        summary = _printful_message(response) or error_summary(response)
-        return summary.replace(self._api_key, "[API token]") if self._api_key else summary
+        return blank(_printful_message(response) or error_summary(response), self._api_key, "[API token]")
 
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
-        try:
-            response = send(
-                self._session, method, self._base_url + path, what=what, timeout=self._timeout, headers=self._headers, **kwargs
-            )
-        except TransientError as exc:
-            if not self._api_key or self._api_key not in str(exc):
-                raise
-            # A 5xx or 429 body echoing the token: the same error without it, and without the chain that holds it.
-            blanked = str(exc).replace(self._api_key, "[API token]")
-            raise type(exc)(blanked, retry_after=exc.retry_after) from None
+        response = send_blanking(
+            self._session,
+            method,
+            self._base_url + path,
+            secret=self._api_key,
+            label="[API token]",
+            what=what,
+            timeout=self._timeout,
+            headers=self._headers,
+            **kwargs,
+        )
         if response.status_code == RATE_LIMITED_WARNING:
             # Printful's own rate-limit answer besides 429 ("Errors"): worth retrying later, not a refusal.
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
@@ -332,16 +325,16 @@ def _parse_order(raw: dict) -> PrintOrder:
     costs = raw.get("costs")
     return PrintOrder(
         id=str(order_id),
-        reference_id=_optional_text(raw.get("external_id")) or "",
+        reference_id=optional_text(raw.get("external_id")) or "",
         status=status,
         phase=phase_of(status),
         order_type="draft" if status == "draft" else "order",
         items=tuple(_parse_item(item, order_id) for item in raw_items),
         shipping_address=recipient,
         raw=raw,
-        address=Address(**{ours: _optional_text(recipient.get(theirs)) or "" for theirs, ours in _ADDRESS_FIELDS}),
-        currency=_optional_text(costs.get("currency")) if isinstance(costs, dict) else None,
-        shipment_method=_optional_text(raw.get("shipping")),
+        address=Address(**{ours: optional_text(recipient.get(theirs)) or "" for theirs, ours in _ADDRESS_FIELDS}),
+        currency=optional_text(costs.get("currency")) if isinstance(costs, dict) else None,
+        shipment_method=optional_text(raw.get("shipping")),
     )
 
 
@@ -354,15 +347,9 @@ def _parse_item(item: object, order_id: object) -> PrintItem:
         raise ProviderError(f"Printful order {order_id}: an item's quantity is not a count")
     files = item.get("files")
     return PrintItem(
-        id=_optional_text(item.get("id")) or "",
-        reference_id=_optional_text(item.get("external_id")),
+        id=optional_text(item.get("id")) or "",
+        reference_id=optional_text(item.get("external_id")),
         quantity=quantity,
-        product_uid=_optional_text(item.get("variant_id")),
+        product_uid=optional_text(item.get("variant_id")),
         files=tuple(f for f in files if isinstance(f, dict)) if isinstance(files, list) else (),
     )
-
-
-def _optional_text(value: object) -> str | None:
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        return str(value)
-    return None

@@ -48,8 +48,8 @@ from urllib.parse import quote
 import requests
 
 from plugin import write_fence
-from plugin.errors import ProviderError, ProviderRefused, TransientError
-from plugin.http import error_summary, send
+from plugin.errors import ProviderError, ProviderRefused
+from plugin.http import error_summary
 from plugin.logs import log_event
 from plugin.providers import (
     Address,
@@ -61,6 +61,7 @@ from plugin.providers import (
     PrintOrder,
     classify,
 )
+from plugin.providers.answers import blank, json_body, json_object, send_blanking
 
 API_PREFIX = "/v1"
 # Printify's documented maximum `limit` for the orders list (the reference says "maximum: 10"); asking for
@@ -149,7 +150,7 @@ class PrintifyClient:
         shop_id = self._require_shop()
         response = self._request("GET", "/shops.json", what="Printify account check")
         self._raise_for_status(response, "Printify account check")
-        shops = _json(response, "Printify account check")
+        shops = json_body(response, "Printify account check")
         if not isinstance(shops, list):
             raise ProviderError("Printify account check: the shop list is not a JSON array")
         ids = [str(shop.get("id")) for shop in shops if isinstance(shop, dict) and _is_text(shop.get("id"))]
@@ -203,7 +204,7 @@ class PrintifyClient:
         if response.status_code == 404:
             return None
         self._raise_for_status(response, "Printify get order")
-        order = _parse_order(_json_object(response, "Printify get order"))
+        order = _parse_order(json_object(response, "Printify get order"))
         if order.id != order_id:
             raise ProviderError(f"Printify get order: asked for {order_id}, the answer is order {order.id}")
         return order
@@ -255,7 +256,7 @@ class PrintifyClient:
             "GET", f"/shops/{quote(shop_id, safe='')}/orders.json", what=what, params={"page": page, "limit": limit}
         )
         self._raise_for_status(response, what)
-        body = _json_object(response, what)
+        body = json_object(response, what)
         data = body.get("data")
         if not isinstance(data, list):
             raise ProviderError(f"{what}: answer has no 'data' list")
@@ -279,26 +280,21 @@ class PrintifyClient:
 
     def _summary(self, response: requests.Response) -> str:
         """error_summary of an answer, with the token blanked should Printify ever echo it."""
-        summary = error_summary(response)
-        return summary.replace(self._api_key, "[API token]") if self._api_key else summary
+        return blank(error_summary(response), self._api_key, "[API token]")
 
     def _request(self, method: str, path: str, *, what: str, **kwargs) -> requests.Response:
         """send() with the token's headers; a 5xx or 429 message that echoes the token gets it blanked."""
-        try:
-            return send(
-                self._session,
-                method,
-                self._base_url + API_PREFIX + path,
-                what=what,
-                timeout=self._timeout,
-                headers=self._headers,
-                **kwargs,
-            )
-        except TransientError as exc:
-            if not self._api_key or self._api_key not in str(exc):
-                raise
-            blanked = str(exc).replace(self._api_key, "[API token]")
-            raise type(exc)(blanked, retry_after=exc.retry_after) from None
+        return send_blanking(
+            self._session,
+            method,
+            self._base_url + API_PREFIX + path,
+            secret=self._api_key,
+            label="[API token]",
+            what=what,
+            timeout=self._timeout,
+            headers=self._headers,
+            **kwargs,
+        )
 
 
 def _files_under(raw: dict, reference_id: str) -> bool:
@@ -384,20 +380,6 @@ def _wrong_shop_message(shop_id: str, shops: list) -> str:
     ][:_SHOPS_LISTED]
     listed = f"; its shops: {', '.join(known)}" if known else "; it has no shops"
     return f"Printify shop {shop_id} is not a shop of the account this API token belongs to{listed}"
-
-
-def _json(response: requests.Response, what: str) -> object:
-    try:
-        return response.json()
-    except ValueError as exc:
-        raise ProviderError(f"{what}: answer is not JSON") from exc
-
-
-def _json_object(response: requests.Response, what: str) -> dict:
-    body = _json(response, what)
-    if not isinstance(body, dict):
-        raise ProviderError(f"{what}: answer is not a JSON object")
-    return body
 
 
 def _is_int(value: object) -> bool:
