@@ -70,7 +70,7 @@ def cancel_confirmed(
     outcomes = cancel_print_orders(provider, order_id, order_name)
     activity.record(svc.database, shop, order_id, topic, outcomes, order_name)
     report = report_cancellation(admin, ledger, provider.name, outcomes)
-    note_recovery(svc, admin, ledger, {o.print_order_id or "": o.outcome for o in outcomes})
+    note_recovery(admin, ledger, provider.name, {o.print_order_id or "": o.outcome for o in outcomes})
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(

@@ -79,7 +79,7 @@ def note_no_provider_account(client, ledger: OrderLedger, job: str) -> bool:
     return written
 
 
-def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> bool:
+def note_recovery(client, ledger: OrderLedger, provider_name: str, summary: dict[str, str]) -> bool:
     """After a success, say so on an order that carries an unresolved failure note; call under the order lock."""
     failed = ledger.store_order_keys(FAILED_PREFIX)
     if not failed:
@@ -91,7 +91,7 @@ def note_recovery(svc, client, ledger: OrderLedger, summary: dict[str, str]) -> 
     entries = [(STORE_ORDER, RECOVERED_PREFIX + k[len(FAILED_PREFIX) :]) for k in open_failures]
 
     def compose(_pending, ref: str) -> str:
-        return paragraphs.mirror_recovered(svc.provider_name(ledger.shop), summary, ref, datetime.now(UTC))
+        return paragraphs.mirror_recovered(provider_name, summary, ref, datetime.now(UTC))
 
     write_paragraph_once(ledger, client, entries, compose)
     remove_tag(ledger, client, TAG_MIRROR_FAILED)

@@ -128,7 +128,7 @@ def mirror_update(
         decisions = mirror_changes(ledger, provider, store, replace_on)
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions], store.name)
         report = report_update(admin, ledger, provider.name, store, decisions)
-        note_recovery(svc, admin, ledger, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
+        note_recovery(admin, ledger, provider.name, {d.outcome.print_order_id or "": d.outcome.outcome for d in decisions})
     for d in decisions:
         log_event(
             "job",

@@ -13,20 +13,9 @@ from plugin import create_app
 from plugin.dev.local import parse_args, wants_sandbox
 from plugin.dev.procfile import ROOT
 from plugin.dev.sandbox import SANDBOX_SHOP, Sandbox, real_setup
+from plugin.dev.sandbox_demo import TABLE_COLUMNS  # the table's own header: the parser reads what the demo prints
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
-
-TABLE_COLUMNS = (
-    "#",
-    "what happened in the store",
-    "store order",
-    "order id",
-    "print order",
-    "print status",
-    "order note",
-    "tags",
-    "outcome",
-)
 
 
 def run_local(instance_path, *args, **env):
