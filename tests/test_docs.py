@@ -187,3 +187,22 @@ def test_link_checker_sees_what_it_must(tmp_path):
     assert relative_links(page.read_text()) == ["#part-one", "#part-two", "missing.md", "#part-one-1"]
     assert anchors(page) == {"title", "part-one", "part-one-1"}
     assert [problem.split(":")[0] for problem in broken_links(page)] == ["#part-two", "missing.md"]
+
+
+def test_every_setting_is_documented_with_its_default():
+    """The README's table and operations.md's list every setting of plugin/config.py, with the code's default."""
+    from plugin.config import _SETTINGS
+
+    text = README.read_text(encoding="utf-8") + (DOCS / "operations.md").read_text(encoding="utf-8")
+    documented = {}
+    for line in text.splitlines():
+        match = re.match(r"\| (`[A-Z_]+`(?: / `[A-Z_]+`)?) \| ([^|]*) \|", line)
+        if match:
+            names = re.findall(r"`([A-Z_]+)`", match.group(1))
+            defaults = [part.strip(" `") for part in match.group(2).split(" / ")]
+            documented.update({name: defaults[min(i, len(defaults) - 1)] for i, name in enumerate(names)})
+    missing = [env for _key, env, _default, _parse in _SETTINGS if env not in documented]
+    assert missing == []
+    for _key, env, default, _parse in _SETTINGS:
+        if default not in ("", None):
+            assert documented[env] == (f"{default:g}" if isinstance(default, float) else str(default)), env
