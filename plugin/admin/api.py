@@ -15,7 +15,7 @@ from jobs.backlog import shop_backlog
 from jobs.failed_jobs import SCAN_LIMIT, failed_jobs
 from plugin.admin.auth import MAX_BODY_BYTES, authenticated, error
 from plugin.config import webhook_address
-from plugin.errors import MirrorError, ProviderRefused, TransientError
+from plugin.errors import ConfigurationError, MirrorError, ProviderRefused, TransientError
 from plugin.logs import log_event
 from plugin.orders.outcomes import PrintOutcome
 from plugin.providers.catalog import (
@@ -28,9 +28,8 @@ from plugin.providers.catalog import (
     require_provider,
 )
 from plugin.services import DEFAULT_ACCOUNT, OWN_ACCOUNT, Services, get_services
-from plugin.shopify.oauth import REGISTER_BY_APP
 from plugin.shopify.tagged_orders_api import orders_tagged
-from plugin.shopify.webhook_subscriptions import TOPICS, existing_subscriptions, register_webhooks
+from plugin.shopify.webhook_subscriptions import TOPICS, existing_subscriptions, register_webhooks, registered_by_app
 from plugin.store import activity, provider_accounts, shops
 
 bp = Blueprint("admin_api", __name__, url_prefix="/app/api")
@@ -219,7 +218,11 @@ def _activity_row(shop: str, row) -> dict:
 
 def _webhooks_status(services: Services, shop: str) -> dict:
     """The shop's subscriptions to this app's address; missing ones are registered again (app mode)."""
-    if services.config["WEBHOOK_SUBSCRIPTIONS"] != REGISTER_BY_APP:
+    try:
+        by_app = registered_by_app(services.config)
+    except ConfigurationError as exc:
+        return {"error": str(exc), "topics": [], "missing": []}
+    if not by_app:
         # Declared in shopify.app.toml: Shopify does not list app-wide subscriptions per shop.
         return {"registered": True, "managed_by": "shopify.app.toml", "topics": [], "missing": []}
     address = webhook_address(services.config)

@@ -19,9 +19,9 @@ from plugin.config import webhook_address, webhook_secrets
 from plugin.errors import ConfigurationError, InvalidIdToken, MirrorError, TokenGrantRefused, TransientError
 from plugin.logs import log_event
 from plugin.services import Services, get_services
-from plugin.shopify.oauth import REGISTER_BY_APP, missing_scopes
+from plugin.shopify.oauth import missing_scopes
 from plugin.shopify.token_endpoint import TokenEndpoint
-from plugin.shopify.webhook_subscriptions import register_webhooks
+from plugin.shopify.webhook_subscriptions import register_webhooks, registered_by_app
 from plugin.store import shops
 
 # App Bridge retries a request answered 401 with this header once, with a fresh ID token.
@@ -90,24 +90,14 @@ def install_by_token_exchange(services: Services, token: IdToken):
     if missing:
         log_event("managed_install", shop=token.shop, result="missing_scopes", scopes=grant.scopes)
         return error(403, f"the app was not granted {', '.join(missing)}; update the app's access scopes and reinstall")
-    shops.install_shop(
-        services.database,
-        services.cipher,
-        token.shop,
-        grant.access_token,
-        token_kind=shops.OAUTH,
-        scopes=grant.scopes,
-        access_token_expires_at=grant.access_token_expires_at,
-        refresh_token=grant.refresh_token,
-        refresh_token_expires_at=grant.refresh_token_expires_at,
-    )
+    shops.install_grant(services.database, services.cipher, token.shop, grant)
     log_event("managed_install", shop=token.shop, result="installed", scopes=grant.scopes)
-    if services.config["WEBHOOK_SUBSCRIPTIONS"] == REGISTER_BY_APP:
-        try:
+    try:
+        if registered_by_app(services.config):
             register_webhooks(
                 services.admin_client(token.shop), webhook_address(services.config), services.config["SHOPIFY_API_VERSION"]
             )
-        except MirrorError as exc:
-            # Installed all the same; the status view re-registers what is missing on the next open.
-            log_event("managed_install", shop=token.shop, result="webhooks_failed", reason=str(exc)[:200])
+    except MirrorError as exc:
+        # Installed all the same; the status view says what is missing (and re-registers it) on the next open.
+        log_event("managed_install", shop=token.shop, result="webhooks_failed", reason=str(exc)[:200])
     return None

@@ -26,7 +26,7 @@ from plugin.shopify.oauth_signature import verify_query
 from plugin.shopify.oauth_state import STATE_TTL_SECONDS, consume_state, issue_state
 from plugin.shopify.shop_domain import admin_base_url, is_valid_shop_domain
 from plugin.shopify.token_endpoint import TokenEndpoint
-from plugin.shopify.webhook_subscriptions import TOPICS, register_webhooks
+from plugin.shopify.webhook_subscriptions import TOPICS, register_webhooks, registered_by_app
 from plugin.store import shops
 
 bp = Blueprint("oauth", __name__)
@@ -40,10 +40,6 @@ INSTALL_REQUEST_MAX_AGE = 24 * 3600
 CALLBACK_MAX_AGE = STATE_TTL_SECONDS
 # Tolerated difference between Shopify's clock and ours, in both directions.
 CLOCK_SKEW = 300
-# WEBHOOK_SUBSCRIPTIONS: "app" registers per-shop subscriptions on install; "toml" leaves them to
-# shopify.app.toml (both at once would deliver every event twice).
-REGISTER_BY_APP = "app"
-REGISTER_BY_TOML = "toml"
 # Shopify grants read access with write access and may list only the write scope: write_orders
 # covers read_orders (also for the unauthenticated_ storefront scopes).
 _READ_SCOPE = re.compile(r"^(unauthenticated_)?read_")
@@ -124,17 +120,7 @@ def finish_install():
     grant = _exchange_code(services, shop, params["code"])
     _check_granted_scopes(grant.scopes)
     try:
-        shops.install_shop(
-            services.database,
-            services.cipher,
-            shop,
-            grant.access_token,
-            token_kind=shops.OAUTH,
-            scopes=grant.scopes,
-            access_token_expires_at=grant.access_token_expires_at,
-            refresh_token=grant.refresh_token,
-            refresh_token_expires_at=grant.refresh_token_expires_at,
-        )
+        shops.install_grant(services.database, services.cipher, shop, grant)
     except SQLAlchemyError as exc:
         raise _unavailable("the database", exc) from exc
     log_event(
@@ -277,16 +263,12 @@ def _check_granted_scopes(granted: str | None) -> None:
 def _register_webhooks(services, shop: str) -> list[str]:
     """Subscribe the shop's webhooks (idempotent); the installation stands even when this fails."""
     config = current_app.config
-    mode = config["WEBHOOK_SUBSCRIPTIONS"]
-    if mode == REGISTER_BY_TOML:
+    try:
+        by_app = registered_by_app(config)
+    except ConfigurationError as exc:
+        raise Refusal(500, "The app is misconfigured", str(exc), "bad WEBHOOK_SUBSCRIPTIONS") from exc
+    if not by_app:
         return []
-    if mode != REGISTER_BY_APP:
-        raise Refusal(
-            500,
-            "The app is misconfigured",
-            f"WEBHOOK_SUBSCRIPTIONS must be '{REGISTER_BY_APP}' or '{REGISTER_BY_TOML}'.",
-            "bad WEBHOOK_SUBSCRIPTIONS",
-        )
     try:
         register_webhooks(services.admin_client(shop), webhook_address(current_app.config), config["SHOPIFY_API_VERSION"])
     except MirrorError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from plugin.errors import ConfigurationError
 from plugin.shopify.admin_api import AdminClient, raise_user_errors
 
 # The topics the app mirrors or must react to; privacy topics are declared in shopify.app.toml.
@@ -66,6 +67,20 @@ mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!, $webhookSu
 """
 
 _PAGE = 100
+
+
+# WEBHOOK_SUBSCRIPTIONS: "app" registers per-shop subscriptions on install; "toml" leaves them to
+# shopify.app.toml (both at once would deliver every event twice).
+REGISTER_BY_APP = "app"
+REGISTER_BY_TOML = "toml"
+
+
+def registered_by_app(config) -> bool:
+    """True when the app registers each shop's subscriptions itself; ConfigurationError for an unknown mode."""
+    mode = config["WEBHOOK_SUBSCRIPTIONS"]
+    if mode not in (REGISTER_BY_APP, REGISTER_BY_TOML):
+        raise ConfigurationError(f"WEBHOOK_SUBSCRIPTIONS must be '{REGISTER_BY_APP}' or '{REGISTER_BY_TOML}', not {mode!r}")
+    return mode == REGISTER_BY_APP
 
 
 def uses_uri_field(api_version: str) -> bool:

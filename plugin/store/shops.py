@@ -96,6 +96,21 @@ def install_shop(
     return shop
 
 
+def install_grant(database: Database, cipher: TokenCipher, domain: str, grant) -> Shop:
+    """Install the shop with what Shopify's token endpoint granted (an expiring offline token and its refresh token)."""
+    return install_shop(
+        database,
+        cipher,
+        domain,
+        grant.access_token,
+        token_kind=OAUTH,
+        scopes=grant.scopes,
+        access_token_expires_at=grant.access_token_expires_at,
+        refresh_token=grant.refresh_token,
+        refresh_token_expires_at=grant.refresh_token_expires_at,
+    )
+
+
 def uninstall_shop(database: Database, domain: str, *, event_time: datetime | None = None) -> bool:
     """Mark the shop uninstalled and delete its tokens; False when it was not known.
 
