@@ -107,7 +107,8 @@ def cancel_print_orders(provider: PrintProvider, order_id: str, order_name: str 
 def search_detail(search: ReferenceSearch) -> str:
     """The activity's words for a search: which reference found the print orders, or every one tried."""
     if search.matched is None:
-        return "searched reference " + ", ".join(search.tried)
+        among = "" if search.complete else " among the provider's newest orders (older ones cannot be searched)"
+        return "searched reference " + ", ".join(search.tried) + among
     return f"found by reference {search.matched}"
 
 

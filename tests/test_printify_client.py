@@ -180,7 +180,8 @@ def test_the_search_reads_at_most_max_pages_once_for_every_reference_form(printi
     caplog.set_level("INFO", logger="print_mirror.events")
     for n in range(MAX_PAGES * PAGE_SIZE + 1):
         printify.add_order(str(7000 + n))
-    assert client().find_orders_by_any(("5550001", "#1001", "1001")) == (None, [])
+    search = client().find_orders_by_any(("5550001", "#1001", "1001"))
+    assert (search.orders, search.matched, search.tried, search.complete) == ([], None, ("5550001", "#1001", "1001"), False)
     assert len(list_calls(printify)) == MAX_PAGES
     assert "provider_search_bounded" in caplog.text
 
@@ -191,8 +192,13 @@ def test_one_pass_prefers_the_numeric_id_over_the_name(printify, client):
     for n in range(PAGE_SIZE):
         printify.add_order(str(8000 + n))
     printify.add_order("#1001")
-    matched, orders = client().find_orders_by_any(("5550001", "#1001", "1001"))
-    assert (matched, [o.id for o in orders]) == ("5550001", [by_id])
+    search = client().find_orders_by_any(("5550001", "#1001", "1001"))
+    assert (search.matched, [o.id for o in search.orders], search.tried, search.complete) == (
+        "5550001",
+        [by_id],
+        ("5550001",),
+        True,
+    )
 
 
 def test_the_bound_raises_when_matches_run_on_past_it(printify, client):

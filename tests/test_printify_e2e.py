@@ -9,6 +9,7 @@ from sqlalchemy import select
 from plugin.dev.fakes import FakePrintify
 from plugin.dev.fakes.shopify.id_tokens import mint_id_token
 from plugin.intake.guards import fingerprint_key, updated_at_key
+from plugin.providers.printify import MAX_PAGES, PAGE_SIZE
 from plugin.store.models import Activity, ProviderAccount
 from tests.conftest import API_KEY, API_SECRET, SHOP, paragraphs_in
 
@@ -250,5 +251,18 @@ def test_no_print_order_leaves_the_store_order_untouched(app, live_app, shopify,
     drain()
     [row] = activity_for(app, order_id)
     assert (row.print_order_id, row.outcome) == (None, "no_print_orders")
+    assert "newest orders" not in row.detail  # every order was searched
     assert shopify.order(SHOP, order_id)["note"] == CUSTOMER_NOTE
     assert printify.calls_matching("POST", CANCEL) == []
+
+
+def test_a_search_cut_at_the_newest_orders_says_so_in_the_activity(app, live_app, shopify, printify, drain):
+    order_id = shopify.add_order(SHOP, note=CUSTOMER_NOTE)
+    for n in range(MAX_PAGES * PAGE_SIZE + 1):
+        printify.add_order(str(7000 + n))  # other store orders fill every page the search may read
+    cancel(shopify, live_app, order_id)
+    drain()
+    [row] = activity_for(app, order_id)
+    assert row.outcome == "no_print_orders"
+    assert row.detail.startswith(f"searched reference {order_id}") and "newest orders" in row.detail
+    assert shopify.order(SHOP, order_id)["note"] == CUSTOMER_NOTE

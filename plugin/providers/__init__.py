@@ -129,7 +129,7 @@ class PrintProvider(Protocol):
 
     Every write (cancel, patch, create) calls plugin.write_fence.check() right before its request,
     so a job that lost its order lock stops before it writes. A provider that cannot filter by
-    reference may also offer find_orders_by_any(references) -> (matched reference, orders), which
+    reference may also offer find_orders_by_any(references) -> ReferenceSearch, which
     plugin/providers/reference_search.py prefers: one pass over its listing for every reference form.
     """
 

@@ -62,6 +62,7 @@ from plugin.providers import (
     classify,
 )
 from plugin.providers.answers import blank, json_body, json_object, send_blanking
+from plugin.providers.reference_search import ReferenceSearch
 
 API_PREFIX = "/v1"
 # Printify's documented maximum `limit` for the orders list (the reference says "maximum: 10"); asking for
@@ -161,11 +162,11 @@ class PrintifyClient:
 
     def find_orders(self, reference_id: str) -> list[PrintOrder]:
         """Every order of the shop filed under exactly reference_id, among the MAX_PAGES newest pages."""
-        return self.find_orders_by_any((reference_id,))[1]
+        return self.find_orders_by_any((reference_id,)).orders
 
-    def find_orders_by_any(self, references: tuple[str, ...]) -> tuple[str | None, list[PrintOrder]]:
-        """One pass over the newest pages for all references at once: the first reference (in the given order)
-        that files any order, and its orders; (None, []) when none does among the MAX_PAGES newest pages.
+    def find_orders_by_any(self, references: tuple[str, ...]) -> ReferenceSearch:
+        """One pass over the newest pages for all references at once: the orders of the first reference (in the
+        given order) that files any; none found, marked incomplete, when none does among the MAX_PAGES newest pages.
 
         Printify cannot filter by reference, so each page read serves every form (numeric id, name) at once,
         instead of reading the same pages once per form. Orders older than the bound are not searched: a
@@ -188,7 +189,7 @@ class PrintifyClient:
             # Orders made for one store order are created together; a page without one after a hit
             # means the run is over, and older orders cannot belong to it.
             if last or (first is not None and not hits):
-                return (first, found[first]) if first is not None else (None, [])
+                return _search_result(wanted, first, found, complete=True)
         first = next((reference for reference in wanted if found[reference]), None)
         if first is not None:
             raise ProviderError(
@@ -196,7 +197,7 @@ class PrintifyClient:
                 " newest orders of the shop; not all of them could be checked"
             )
         log_event("provider_search_bounded", provider=self.name, pages=MAX_PAGES, references=",".join(wanted))
-        return None, []
+        return _search_result(wanted, None, found, complete=False)
 
     def get_order(self, order_id: str) -> PrintOrder | None:
         """GET /v1/shops/{shop}/orders/{id}.json; None on 404."""
@@ -295,6 +296,12 @@ class PrintifyClient:
             headers=self._headers,
             **kwargs,
         )
+
+
+def _search_result(wanted: list[str], first: str | None, found: dict[str, list[PrintOrder]], complete: bool) -> ReferenceSearch:
+    """The search's answer: the first matching reference's orders, and the references it stands for having tried."""
+    tried = wanted if first is None else wanted[: wanted.index(first) + 1]
+    return ReferenceSearch(orders=found[first] if first else [], matched=first, tried=tuple(tried), complete=complete)
 
 
 def _files_under(raw: dict, reference_id: str) -> bool:

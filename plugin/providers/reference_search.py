@@ -25,6 +25,9 @@ class ReferenceSearch:
     orders: list[PrintOrder]
     matched: str | None  # the reference that found the orders; None when none did
     tried: tuple[str, ...]  # every reference searched, in order
+    # False when the provider could search only part of its orders (Printify: the newest pages), so
+    # "none found" means none among those: the activity says so.
+    complete: bool = True
 
 
 def store_order_references(order_id: str, order_name: str | None) -> tuple[str, ...]:
@@ -45,9 +48,7 @@ def find_print_orders(provider: PrintProvider, order_id: str, order_name: str | 
     search_all = getattr(provider, "find_orders_by_any", None)
     if search_all is not None:
         # A provider that cannot filter by reference reads its pages once for every form (Printify).
-        matched, orders = search_all(references)
-        tried_upto = references if matched is None else references[: references.index(matched) + 1]
-        return ReferenceSearch(orders=orders, matched=matched, tried=tuple(tried_upto))
+        return search_all(references)
     tried: list[str] = []
     for reference in references:
         tried.append(reference)
