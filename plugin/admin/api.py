@@ -28,6 +28,7 @@ from plugin.providers.catalog import (
     require_provider,
 )
 from plugin.services import DEFAULT_ACCOUNT, OWN_ACCOUNT, Services, get_services
+from plugin.shopify.admin_api import AdminClient
 from plugin.shopify.tagged_orders_api import orders_tagged
 from plugin.shopify.webhook_subscriptions import TOPICS, existing_subscriptions, register_webhooks, registered_by_app
 from plugin.store import activity, provider_accounts, shops
@@ -72,18 +73,19 @@ def status():
     services = get_services()
     shop = g.shop
     row = _shop_row(services, shop)
+    admin = services.admin_client(shop)  # one client: its Admin calls share one credentials read
     return jsonify(
         shop=shop,
         provider=provider_status(services, shop),
         providers=list(PROVIDERS),
-        webhooks=_webhooks_status(services, shop),
+        webhooks=_webhooks_status(services, admin),
         reconciliation={
             "interval_seconds": services.config["RECONCILE_INTERVAL"],
             "last_sweep_at": _iso(shops.as_utc(row.last_reconciled_at) if row else None),
         },
         failed_jobs=_failed_jobs(services, shop),
         backlog=_backlog(services, shop),
-        needs_action=_needs_action(services, shop),
+        needs_action=_needs_action(admin),
         settings={"cancel_and_replace": bool(row and row.cancel_and_replace)},
     )
 
@@ -216,7 +218,7 @@ def _activity_row(shop: str, row) -> dict:
     }
 
 
-def _webhooks_status(services: Services, shop: str) -> dict:
+def _webhooks_status(services: Services, client: AdminClient) -> dict:
     """The shop's subscriptions to this app's address; missing ones are registered again (app mode)."""
     try:
         by_app = registered_by_app(services.config)
@@ -228,12 +230,11 @@ def _webhooks_status(services: Services, shop: str) -> dict:
     address = webhook_address(services.config)
     version = services.config["SHOPIFY_API_VERSION"]
     try:
-        client = services.admin_client(shop)
         present = {topic for topic, uri in existing_subscriptions(client, version) if uri == address}
         missing = [topic for topic in TOPICS if topic not in present]
         if missing:
             register_webhooks(client, address, version)
-            log_event("webhooks_reregistered", shop=shop, topics=",".join(missing))
+            log_event("webhooks_reregistered", shop=client.shop, topics=",".join(missing))
             present |= set(missing)
             missing = []
     except MirrorError as exc:
@@ -241,16 +242,15 @@ def _webhooks_status(services: Services, shop: str) -> dict:
     return {"registered": not missing, "topics": [_topic_name(t) for t in TOPICS if t in present], "missing": missing}
 
 
-def _needs_action(services: Services, shop: str) -> dict:
+def _needs_action(client: AdminClient) -> dict:
     """The shop's orders tagged for the merchant's attention, newest first, with their admin links."""
     try:
-        client = services.admin_client(shop)
         by_id: dict[str, dict] = {}
         for tag in NEEDS_ACTION_TAGS:
             for order in orders_tagged(client, tag):
                 by_id.setdefault(
                     order.id,
-                    {"id": order.id, "name": order.name, "tags": [], "url": order_url(shop, order.id)},
+                    {"id": order.id, "name": order.name, "tags": [], "url": order_url(client.shop, order.id)},
                 )["tags"].append(tag)
     except MirrorError as exc:
         return {"error": f"Shopify could not be asked for tagged orders: {exc}", "orders": []}
