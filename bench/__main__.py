@@ -35,9 +35,11 @@ from plugin.shopify.webhook_signature import sign
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
 
-from . import door_variants, load, processes
+from . import door_variants, load, neighbours, processes
 
 SHOP = "bench.myshopify.com"
+# The quiet neighbour of the noisy-neighbour benchmark.
+SHOP_B = "bench-b.myshopify.com"
 SECRET = "bench-api-secret"
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -72,14 +74,20 @@ class Bench:
                 "INSTANCE_PATH": os.path.join(workdir, "instance"),
             }
         )
-        app = create_app(
+        self.app = create_app(
             {k: self.env[k] for k in ("REDIS_URL", "DATABASE_URL", "SECRET_KEY", "TOKEN_ENCRYPTION_KEY", "INSTANCE_PATH")}
         )
-        upgrade(app.extensions["database"].url)
-        install_shop(app.extensions["database"], app.extensions["services"].cipher, SHOP, token)
+        upgrade(self.app.extensions["database"].url)
+        install_shop(self.app.extensions["database"], self.app.extensions["services"].cipher, SHOP, token)
+        self.add_shop(SHOP_B)
         self.redis = redis.Redis.from_url(redis_url)
         # The cancellations' queue: what every worker benchmark drains (the no-op baselines run there too).
         self.queue = Queue(URGENT_QUEUE, connection=self.redis)
+
+    def add_shop(self, shop: str) -> None:
+        """Install another shop, in the Shopify fake and in the app's database."""
+        token = self.shopify.add_shop(shop)
+        install_shop(self.app.extensions["database"], self.app.extensions["services"].cipher, shop, token)
 
     def log(self, name: str) -> str:
         """Path of a process log in the work folder."""
@@ -92,25 +100,25 @@ class Bench:
             if keys:
                 self.redis.delete(*keys)
 
-    def orders(self, count: int) -> list[tuple[int, str]]:
-        """count store orders, each with one Gelato print order still before production."""
+    def orders(self, count: int, shop: str = SHOP) -> list[tuple[int, str]]:
+        """count cancelled store orders of shop, each with one Gelato print order still before production."""
         made = []
         for _ in range(count):
-            order_id = self.shopify.add_order(SHOP)
-            self.shopify.cancel_order(SHOP, order_id)
+            order_id = self.shopify.add_order(shop)
+            self.shopify.cancel_order(shop, order_id)
             made.append((order_id, self.gelato.add_order(str(order_id), status="passed")))
         return made
 
-    def webhook(self, order_id: int) -> tuple[str, bytes, dict]:
+    def webhook(self, order_id: int, shop: str = SHOP) -> tuple[str, bytes, dict]:
         """A signed orders/cancelled delivery for the order, as (path, body, headers)."""
-        body = json.dumps(self.shopify.order_payload(SHOP, order_id)).encode()
+        body = json.dumps(self.shopify.order_payload(shop, order_id)).encode()
         return (
             "/webhooks",
             body,
             {
                 "Content-Type": "application/json",
                 "X-Shopify-Topic": "orders/cancelled",
-                "X-Shopify-Shop-Domain": SHOP,
+                "X-Shopify-Shop-Domain": shop,
                 "X-Shopify-Webhook-Id": str(uuid.uuid4()),
                 "X-Shopify-Hmac-Sha256": sign(body, SECRET),
                 "X-Shopify-API-Version": "2026-10",
@@ -383,6 +391,20 @@ def bench_crash(bench: Bench, rounds: int) -> dict:
     }
 
 
+# Like the real services: a Gelato call about 300 ms, a Shopify call about 200 ms.
+REAL_API_LATENCY = (0.3, 0.2)
+
+
+def bench_neighbours(bench: Bench, burst: int, with_latency_burst: int) -> dict:
+    """Shop B's 20 cancellations during shop A's bulk cancel, 4 workers, with instant and with real-speed fakes."""
+    return {
+        "instant": neighbours.bench_neighbours(bench, SHOP, SHOP_B, a_count=burst, b_count=20, workers=4),
+        "real_speed": neighbours.bench_neighbours(
+            bench, SHOP, SHOP_B, a_count=with_latency_burst, b_count=20, workers=4, latency=REAL_API_LATENCY
+        ),
+    }
+
+
 def main() -> int:
     """Run all benchmarks, print a summary and save bench/results/latest.json."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -391,7 +413,10 @@ def main() -> int:
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--crash-rounds", type=int, default=3, help="workers killed mid-job, one round each")
-    parser.add_argument("--only", choices=("ack", "latency", "burst", "crash"), help="run one benchmark only")
+    parser.add_argument(
+        "--neighbour-burst-real-speed", type=int, default=400, help="shop A's cancellations when the fakes answer at real speed"
+    )
+    parser.add_argument("--only", choices=("ack", "latency", "burst", "crash", "neighbours"), help="run one benchmark only")
     parser.add_argument(
         "--door-variants",
         action="store_true",
@@ -406,6 +431,7 @@ def main() -> int:
                 "latency": lambda: bench_latency(bench, args.latency_samples),
                 "burst": lambda: bench_burst(bench, args.burst, args.concurrency),
                 "crash": lambda: bench_crash(bench, args.crash_rounds),
+                "neighbours": lambda: bench_neighbours(bench, args.burst, args.neighbour_burst_real_speed),
             }
             figures = {
                 "machine": {
@@ -458,6 +484,13 @@ def summary(f: dict) -> str:
             f"worker killed mid-cancel: done again {crash['median_seconds']:.1f} s (median), {crash['max_seconds']:.1f} s"
             f" (max) after the kill over {crash['rounds']} rounds (target ≤ 30 s); settings {crash['settings']}"
         )
+    if "neighbours" in f:
+        for name, n in f["neighbours"].items():
+            lines.append(
+                f"noisy neighbour ({name} fakes, latency {n['latency_gelato_shopify_s']}): shop B's {n['b_count']} cancellations"
+                f" p50 {n['b_p50_seconds']:.2f} s, max {n['b_max_seconds']:.2f} s (target ≤ 0.3 / ≤ 1 s) while shop A's"
+                f" {n['a_count']} drained in {n['a_drain_seconds']:.1f} s by {n['workers']} workers; non-2xx {n['non_2xx']}"
+            )
     return "\n".join(lines)
 
 

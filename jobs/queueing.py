@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis
 from rq import Callback, Queue
 
+from jobs.lanes import LaneQueue, enqueue_in_lane
 from jobs.retry_policy import retry_for
 
 # Cancellations: every second between the store event and the provider call decides whether a print is saved.
@@ -29,13 +30,13 @@ SUCCESS_CALLBACK = "plugin.metrics.on_job_success"
 
 
 def make_queue(connection: redis.Redis, name: str = QUEUE_NAME) -> Queue:
-    """One of the app's queues on connection (by default the one for changes)."""
-    return Queue(name, connection=connection)
+    """One of the app's queues on connection (by default the one for changes), its stores' lanes included."""
+    return LaneQueue(name, connection=connection)
 
 
 def make_queues(connection: redis.Redis) -> list[Queue]:
     """Every queue of the app, most urgent first."""
-    return [Queue(name, connection=connection) for name in QUEUE_NAMES]
+    return [LaneQueue(name, connection=connection) for name in QUEUE_NAMES]
 
 
 def queue_name_for(func: str) -> str:
@@ -45,7 +46,12 @@ def queue_name_for(func: str) -> str:
 
 def queue_for(connection: redis.Redis, func: str) -> Queue:
     """The queue for a job of this function."""
-    return Queue(queue_name_for(func), connection=connection)
+    return LaneQueue(queue_name_for(func), connection=connection)
+
+
+def enqueue_for_shop(connection: redis.Redis, shop: str, func: str, config, **options):
+    """Enqueue a job of a store on its queue, in the store's lane, with every job's options."""
+    return enqueue_in_lane(queue_for(connection, func), shop, func, **job_options(config), **options)
 
 
 def job_options(config) -> dict:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import redis
 from sqlalchemy import select
 
-from jobs.queueing import job_options, queue_for
+from jobs.queueing import enqueue_for_shop, job_options, queue_for
 from plugin.errors import TransientError
 from plugin.intake.delivery import Delivery
 from plugin.intake.door import admit
@@ -59,9 +59,8 @@ def reconcile_all() -> list[str]:
     svc = services()
     with svc.database.session() as session:
         domains = list(session.scalars(select(Shop.domain).where(Shop.status == shops.INSTALLED).order_by(Shop.domain)))
-    queue = queue_for(svc.redis, RECONCILE_SHOP)
     for domain in domains:
-        queue.enqueue_call(RECONCILE_SHOP, kwargs={"shop": domain}, **job_options(svc.config))
+        enqueue_for_shop(svc.redis, domain, RECONCILE_SHOP, svc.config, kwargs={"shop": domain})
     return domains
 
 

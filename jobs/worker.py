@@ -13,6 +13,7 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.worker import WorkerStatus
 
+from jobs.lanes import LaneQueue
 from jobs.queueing import make_queues
 from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 
@@ -116,8 +117,9 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
     """A worker on the app's queue and Redis."""
     connection = app.extensions["services"].redis
     worker = MirrorWorker(
-        make_queues(connection),  # most urgent first: RQ takes the first queue with a job ready
+        make_queues(connection),  # most urgent first, each store's lane in turn (jobs/lanes.py)
         connection=connection,
+        queue_class=LaneQueue,
         name=name,
         # RQ blocks on the queue for worker_ttl - 15 s: wake as often as maintenance is due.
         worker_ttl=app.config["WORKER_MAINTENANCE_INTERVAL"] + 15,

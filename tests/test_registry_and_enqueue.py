@@ -9,6 +9,7 @@ from rq import Queue
 from rq.job import Job
 
 from jobs.failure import on_job_failure
+from jobs.lanes import lane_key
 from jobs.queueing import job_options, make_queue
 from plugin.intake.delivery import Delivery
 from plugin.intake.enqueue import (
@@ -139,13 +140,14 @@ def test_a_failing_write_leaves_no_marker_so_the_retry_enqueues(app):
     """The marker is written last: if a job write fails, Shopify's retry is not taken for a duplicate."""
     connection = app.extensions["redis"]
     queue = make_queue(connection)
-    connection.set(queue.key, "not a list")  # RPUSH onto it fails with WRONGTYPE inside the script
+    lane = lane_key(delivery("w").shop, queue.name)
+    connection.set(lane, "not a list")  # RPUSH onto the store's lane fails with WRONGTYPE inside the script
     request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "9"})
     options = dict(dedupe_ttl=60, job_options=job_options(app.config))
     with pytest.raises(redis.ResponseError):
         enqueue_once(connection, queue, delivery("w"), request, **options)
     assert not connection.exists("print-mirror:webhook:orders/cancelled:w")
-    connection.delete(queue.key)
+    connection.delete(lane)
     assert enqueue_once(connection, queue, delivery("w"), request, **options)[0] is EnqueueOutcome.ENQUEUED
 
 
@@ -199,12 +201,13 @@ def test_a_guarded_or_failed_delivery_leaves_no_body_marker(app):
     connection.set(guard.key, "same")
     guarded = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"}, guards=(guard,))
     assert enqueue_once(connection, queue, signed("g"), guarded, **options)[0] is EnqueueOutcome.GUARDED
-    connection.set(queue.key, "not a list")  # RPUSH onto it fails with WRONGTYPE inside the script
+    lane = lane_key(signed("w").shop, queue.name)
+    connection.set(lane, "not a list")  # RPUSH onto the store's lane fails with WRONGTYPE inside the script
     request = JobRequest("jobs.cancellation.mirror_cancellation", {"order_id": "1"})
     with pytest.raises(redis.ResponseError):
         enqueue_once(connection, queue, signed("w"), request, **options)
     assert not connection.exists(body_dedupe_key(signed("w")))
-    connection.delete(queue.key)
+    connection.delete(lane)
     assert enqueue_once(connection, queue, signed("w2"), request, **options)[0] is EnqueueOutcome.ENQUEUED
 
 

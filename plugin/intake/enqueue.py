@@ -10,6 +10,7 @@ import redis
 from redis.commands.core import Script
 from rq import Queue
 
+from jobs.lanes import into_lane
 from plugin.intake.delivery import Delivery
 from plugin.intake.registry import JobRequest
 from plugin.store import keys
@@ -23,7 +24,7 @@ BODY_DEDUPE_KEY_PREFIX = keys.WEBHOOK_BODY.prefix
 # RQ's enqueue is recorded on a pipeline and replayed inside the script, so RQ keeps deciding what
 # an enqueued job looks like. Only single-key writes are replayed (key first, as the script
 # expects); anything else means RQ changed and must be looked at, not guessed at.
-_REPLAYABLE = frozenset({"HSET", "HMSET", "RPUSH", "LPUSH", "SADD", "SET", "EXPIRE", "ZADD", "HINCRBY", "PERSIST"})
+_REPLAYABLE = frozenset({"HSET", "HMSET", "RPUSH", "LPUSH", "LTRIM", "SADD", "SET", "EXPIRE", "ZADD", "HINCRBY", "PERSIST"})
 
 # KEYS: marker, body marker ("" for none), installed mark, tally hash ("" for none), one per guard,
 #       one per replayed command.
@@ -189,6 +190,8 @@ def _job_writes(queue: Queue, delivery: Delivery, request: JobRequest, job_id: s
         )
         commands = [args for args, _options in recorder.command_stack]
         recorder.reset()
+    # Into the store's lane rather than onto the queue's one list: one store's burst waits its turns.
+    commands = into_lane(commands, queue.key, queue.name, delivery.shop)
     for command in commands:
         if str(command[0]).upper() not in _REPLAYABLE or len(command) < 2:
             raise RuntimeError(f"RQ's enqueue issued {command[0]!r}, which the enqueue script cannot replay")

@@ -36,6 +36,12 @@ FINGERPRINT = KeyKind(f"{PREFIX}fingerprint:", True, "the last print-relevant st
 UPDATED_AT = KeyKind(f"{PREFIX}updated-at:", True, "the newest update queued for an order")
 ORDER_LOCK = KeyKind(f"{PREFIX}lock:order:", True, "the per-order lock")
 TOKEN_LOCK = KeyKind(f"{PREFIX}lock:token:", True, "the per-shop token-refresh lock")
+LANE = KeyKind(f"{PREFIX}lane:", True, "a store's jobs waiting on one queue, oldest first (jobs/lanes.py)")
+LANE_RING = KeyKind(
+    f"{PREFIX}lanes:", False, "the stores with jobs waiting on one queue, by last turn (a store leaves when its lane empties)"
+)
+LANE_TURN = KeyKind(f"{PREFIX}lane-turn", False, "a counter of turns given, for the rings' scores")
+LANE_DOORBELL = KeyKind(f"{PREFIX}lane-doorbell", False, "wakes an idle worker when a job enters a lane")
 
 KINDS = (
     METRICS,
@@ -48,4 +54,8 @@ KINDS = (
     UPDATED_AT,
     ORDER_LOCK,
     TOKEN_LOCK,
+    LANE,
+    LANE_RING,
+    LANE_TURN,
+    LANE_DOORBELL,
 )
