@@ -395,12 +395,12 @@ def bench_crash(bench: Bench, rounds: int) -> dict:
 REAL_API_LATENCY = (0.3, 0.2)
 
 
-def bench_neighbours(bench: Bench, burst: int, with_latency_burst: int) -> dict:
-    """Shop B's 20 cancellations during shop A's bulk cancel, 4 workers, with instant and with real-speed fakes."""
+def bench_neighbours(bench: Bench, burst: int, real_speed_burst: int) -> dict:
+    """Shop B's 20 cancellations during shop A's bulk cancel: 4 workers with instant fakes, 2 with real-speed ones."""
     return {
         "instant": neighbours.bench_neighbours(bench, SHOP, SHOP_B, a_count=burst, b_count=20, workers=4),
         "real_speed": neighbours.bench_neighbours(
-            bench, SHOP, SHOP_B, a_count=with_latency_burst, b_count=20, workers=4, latency=REAL_API_LATENCY
+            bench, SHOP, SHOP_B, a_count=real_speed_burst, b_count=20, workers=2, latency=REAL_API_LATENCY
         ),
     }
 
@@ -414,7 +414,7 @@ def main() -> int:
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--crash-rounds", type=int, default=3, help="workers killed mid-job, one round each")
     parser.add_argument(
-        "--neighbour-burst-real-speed", type=int, default=400, help="shop A's cancellations when the fakes answer at real speed"
+        "--neighbour-burst-real-speed", type=int, default=2000, help="shop A's cancellations when the fakes answer at real speed"
     )
     parser.add_argument("--only", choices=("ack", "latency", "burst", "crash", "neighbours"), help="run one benchmark only")
     parser.add_argument(
@@ -489,7 +489,9 @@ def summary(f: dict) -> str:
             lines.append(
                 f"noisy neighbour ({name} fakes, latency {n['latency_gelato_shopify_s']}): shop B's {n['b_count']} cancellations"
                 f" p50 {n['b_p50_seconds']:.2f} s, max {n['b_max_seconds']:.2f} s (target ≤ 0.3 / ≤ 1 s) while shop A's"
-                f" {n['a_count']} drained in {n['a_drain_seconds']:.1f} s by {n['workers']} workers; non-2xx {n['non_2xx']}"
+                f" {n['a_count']} drained in {n['a_drain_seconds']:.1f} s by {n['workers']} workers"
+                f" ({n['cancellations_per_second_per_process']:.1f} cancellations/s per process, peak worker RSS"
+                f" {n['peak_worker_rss_mib']:.0f} MiB); non-2xx {n['non_2xx']}"
             )
     return "\n".join(lines)
 

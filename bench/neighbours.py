@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 
+import psutil
 import requests
 
 from . import load, processes
@@ -52,6 +53,18 @@ def bench_neighbours(bench, shop_a: str, shop_b: str, *, a_count: int, b_count: 
     procs = [processes.start(processes.procfile()["worker"], bench.env, log) for log in worker_logs]
     posted: dict[str, float] = {}
     b_failures: list[str] = []
+    peak_rss = [0]
+    sampling = threading.Event()
+
+    def sample_rss() -> None:
+        while not sampling.wait(0.5):
+            for proc in procs:
+                try:
+                    peak_rss[0] = max(peak_rss[0], psutil.Process(proc.pid).memory_info().rss)
+                except psutil.Error:
+                    pass
+
+    threading.Thread(target=sample_rss, name="rss", daemon=True).start()
     try:
         time.sleep(2)  # the workers boot and go idle
         started = time.perf_counter()
@@ -75,6 +88,7 @@ def bench_neighbours(bench, shop_a: str, shop_b: str, *, a_count: int, b_count: 
             missing = sum(p not in clock.arrived for p in every)
             raise RuntimeError(f"neighbours: {missing} cancel calls never arrived; see {worker_logs[0]}")
     finally:
+        sampling.set()
         for proc in procs:
             processes.stop(proc)
         processes.stop(web)
@@ -82,13 +96,16 @@ def bench_neighbours(bench, shop_a: str, shop_b: str, *, a_count: int, b_count: 
         bench.shopify.latency = 0.0
         bench.flush_queue()
     b_waits = sorted(clock.arrived[p] - posted[p] for _, p in b_orders)
+    a_drain = max(clock.arrived[p] for _, p in a_orders) - started
     return {
         "a_count": a_count,
         "b_count": b_count,
         "workers": workers,
         "latency_gelato_shopify_s": list(latency),
         "non_2xx": a_ack["non_2xx"] + len(b_failures),
-        "a_drain_seconds": max(clock.arrived[p] for _, p in a_orders) - started,
+        "a_drain_seconds": a_drain,
+        "cancellations_per_second_per_process": (a_count + b_count) / a_drain / workers,
+        "peak_worker_rss_mib": peak_rss[0] / 2**20,
         "b_p50_seconds": load.percentile(b_waits, 50),
         "b_max_seconds": b_waits[-1],
     }

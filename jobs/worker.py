@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 from flask import Flask
 from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
-from rq.worker import WorkerStatus
+from rq.timeouts import TimerDeathPenalty
 
 from jobs.lanes import LaneQueue
 from jobs.queueing import make_queues
@@ -32,16 +33,21 @@ RECONNECT_MAX_PAUSE = 30.0
 
 
 class MirrorWorker(SimpleWorker):
-    """Runs each job in the worker process itself (no fork per job).
+    """Runs up to `concurrency` jobs at once, each in a thread of the worker process (no fork per job).
 
     RQ's default Worker forks a child per job; a child re-imports whatever the parent had not
     imported and reopens HTTP and database connections. Measured by `manage.py bench` for a
     no-op job: about 3 jobs/s forking with a module that imports the app, 55 forking with a
     light module, 200 in-process. Our jobs are short I/O calls, so the warm process wins; a
-    crashed process is restarted by the platform and its abandoned job re-run (jobs are idempotent).
+    crashed process is restarted by the platform and its abandoned jobs re-run (jobs are idempotent).
 
-    While a job runs, a thread renews its entry in RQ's started registry every third of
-    JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its job is found abandoned
+    A job waits on the network for nearly all its time, so the main thread keeps dequeuing while
+    jobs run in a pool of threads, and waits only when every thread is busy. Each job runs inside
+    the app context, under RQ's usual bookkeeping (perform_job: registries, retries, callbacks); its
+    timeout is a timer in its own thread, as RQ's signal-based one works in the main thread only.
+
+    One heartbeat thread renews every running job's entry in RQ's started registry every third of
+    JOB_HEARTBEAT_TTL. A process killed mid-job stops renewing, so its jobs are found abandoned
     within JOB_HEARTBEAT_TTL + WORKER_MAINTENANCE_INTERVAL and retried, instead of the job
     timeout + 60 s an in-process job would otherwise hold the entry for.
     """
@@ -49,6 +55,20 @@ class MirrorWorker(SimpleWorker):
     heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
     stop_requested = False
     config: dict = {}
+    app: Flask | None = None
+    concurrency = 1
+    # RQ's default timeout raises from SIGALRM, which only the main thread receives.
+    death_penalty_class = TimerDeathPenalty
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool: ThreadPoolExecutor | None = None
+        self._slots: threading.Semaphore | None = None
+        # execution id → (job, execution) of every job running in a thread; guarded by _changed.
+        self._running: dict[str, tuple] = {}
+        self._changed = threading.Condition()
+        self._beat_stop = threading.Event()
+        self._beat_thread: threading.Thread | None = None
 
     def run_maintenance_tasks(self):
         """A dead scheduler's lock freed, RQ's registry cleaning (and scheduler start), then the reconciliation sweep."""
@@ -74,26 +94,96 @@ class MirrorWorker(SimpleWorker):
         """Short: the heartbeat thread keeps a live job's entry fresh."""
         return self.heartbeat_ttl
 
-    def execute_job(self, job, queue):
-        """Run the job in-process while a thread keeps its started-registry entry alive."""
-        execution = self.prepare_execution(job)
-        done = threading.Event()
-        beat = threading.Thread(target=self._beat, args=(job, execution, done), name="job-heartbeat", daemon=True)
-        beat.start()
-        try:
-            self.perform_job(job, queue, execution)
-        finally:
-            done.set()
-            beat.join()
-        self.set_state(WorkerStatus.IDLE)
+    @property
+    def running_count(self) -> int:
+        """Jobs running in this process's threads now."""
+        with self._changed:
+            return len(self._running)
 
-    def _beat(self, job, execution, done: threading.Event) -> None:
-        while not done.wait(max(self.heartbeat_ttl / 3, 0.5)):
-            try:
-                self.maintain_heartbeats(job, execution)
-            except redis.RedisError as exc:
-                # The job itself will hit the same outage and fail or retry; keep beating.
-                log.warning("heartbeat for job %s failed: %s", job.id, type(exc).__name__)
+    def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
+        """Wait for a free thread, then dequeue as RQ does; in burst mode, stop only once no job runs either."""
+        if not self._take_slot():
+            return None
+        result = None
+        try:
+            while True:
+                result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+                if result is not None or timeout is not None:
+                    break
+                # Burst: nothing waits now, but a running job may still queue work (a retry, a follow-up).
+                with self._changed:
+                    if not self._running:
+                        break
+                    self._changed.wait(timeout=1)
+        finally:
+            if result is None:
+                self._slots.release()
+        return result
+
+    def _take_slot(self) -> bool:
+        """Block until a thread is free (True), or until a stop was asked for (False)."""
+        if self._slots is None:
+            self._slots = threading.Semaphore(self.concurrency)
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job")
+        while not self._slots.acquire(timeout=1):
+            if self._stop_requested:
+                return False
+        return True
+
+    def execute_job(self, job, queue):
+        """Start the job in a free thread and return at once; the thread holds its slot until the job ends."""
+        execution = self.prepare_execution(job)
+        with self._changed:
+            self._running[execution.id] = (job, execution)
+        self._start_heartbeats()
+        try:
+            self._pool.submit(self._perform, job, queue, execution)
+        except BaseException:
+            self._job_ended(execution)
+            raise
+
+    def _perform(self, job, queue, execution) -> None:
+        try:
+            if self.app is not None:
+                with self.app.app_context():
+                    self.perform_job(job, queue, execution)
+            else:
+                self.perform_job(job, queue, execution)
+        except Exception:
+            # perform_job records a job's own failure; this is RQ's bookkeeping failing (Redis lost).
+            # The job stays in the started registry and is re-run as abandoned.
+            log.exception("job %s: recording its end failed", job.id)
+        finally:
+            self._job_ended(execution)
+
+    def _job_ended(self, execution) -> None:
+        with self._changed:
+            self._running.pop(execution.id, None)
+            self._changed.notify_all()
+        self._slots.release()
+
+    def _start_heartbeats(self) -> None:
+        if self._beat_thread is None:
+            self._beat_thread = threading.Thread(target=self._beat, name="job-heartbeat", daemon=True)
+            self._beat_thread.start()
+
+    def _beat(self) -> None:
+        while not self._beat_stop.wait(max(self.heartbeat_ttl / 3, 0.5)):
+            with self._changed:
+                running = list(self._running.values())
+            for job, execution in running:
+                try:
+                    self.maintain_heartbeats(job, execution)
+                except redis.RedisError as exc:
+                    # The job itself will hit the same outage and fail or retry; keep beating.
+                    log.warning("heartbeat for job %s failed: %s", job.id, type(exc).__name__)
+
+    def teardown(self):
+        """Let the running jobs finish (a warm stop), then unregister as RQ does."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        self._beat_stop.set()
+        super().teardown()
 
 
 def release_dead_scheduler_lock(connection: redis.Redis, queue_name: str, interval: float) -> bool:
@@ -127,6 +217,8 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
     worker.config = app.config
+    worker.app = app
+    worker.concurrency = max(1, app.config["WORKER_CONCURRENCY"])
     return worker
 
 

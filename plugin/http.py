@@ -14,14 +14,18 @@ from plugin.errors import RateLimited, TransientError
 USER_AGENT = "print-order-mirror/1.0"
 # Proxy settings requests would read from the environment on every call (trust_env).
 _PROXY_SETTINGS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
-# Keep-alive pools sized for one worker process's sequential calls plus a little slack.
-_POOL_SIZE = 4
+# Keep-alive connections kept per host: at least this many, or one per job a worker runs at once.
+MIN_POOL_SIZE = 4
 
 
-def make_session() -> requests.Session:
-    """A requests session with connection pooling and no automatic retries (RQ retries)."""
+def make_session(pool_size: int = MIN_POOL_SIZE) -> requests.Session:
+    """A requests session with connection pooling and no automatic retries (RQ retries).
+
+    pool_size: connections kept alive per host; a worker's threads share the session, so one each.
+    """
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=_POOL_SIZE, pool_maxsize=_POOL_SIZE, max_retries=0)
+    size = max(MIN_POOL_SIZE, pool_size)
+    adapter = HTTPAdapter(pool_connections=MIN_POOL_SIZE, pool_maxsize=size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT

@@ -85,6 +85,7 @@ def init_app(app: Flask) -> Services:
         database=app.extensions["database"],
         redis=app.extensions["redis"],
         cipher=TokenCipher(app.config["TOKEN_ENCRYPTION_KEY"]),
+        http=make_session(app.config["WORKER_CONCURRENCY"]),
     )
     app.extensions["services"] = services
     return services

@@ -126,6 +126,9 @@ def app_config(redis_url, database_url, gelato, shopify, **overrides) -> dict:
         "HTTP_READ_TIMEOUT": 5.0,
         # Sweeps would add jobs to every test; the reconciliation tests turn them on.
         "RECONCILE_INTERVAL": 0,
+        # One job at a time, so tests can say which job ran first; tests/test_worker_threads.py and
+        # the Procfile worker tests (WORKER_CONCURRENCY's default) run many at once.
+        "WORKER_CONCURRENCY": 1,
     }
     config.update(overrides)
     return config

@@ -118,7 +118,7 @@ class ProviderClients:
             if found is not None:
                 self._clients.move_to_end(cache_key)
                 return found[0]
-            session = make_session()
+            session = make_session(self._config.get("WORKER_CONCURRENCY", 1))
             client = build_client(name, self._config, api_key, store_id, session, self._timeout)
             self._clients[cache_key] = (client, session)
             while len(self._clients) > self._limit:

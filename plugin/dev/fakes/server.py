@@ -8,8 +8,9 @@ from cheroot import wsgi
 
 from plugin.dev.redis_server import free_port
 
-# Handler threads: more than the most concurrent calls any test or the benchmark makes.
-_THREADS = 16
+# Handler threads: more than the most concurrent calls any test or the benchmark makes (the bench's
+# worker processes keep WORKER_CONCURRENCY calls each in flight, held for the fakes' latency).
+_THREADS = 128
 # stop() waits this long for requests in flight; a stopped fake must go quiet at once.
 _SHUTDOWN_TIMEOUT = 0.1
 # The serving loop notices stop() this often (Cheroot's default, 0.5 s, would make every stop()

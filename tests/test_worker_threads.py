@@ -1,0 +1,76 @@
+"""One worker process runs many jobs at once, each in a thread, with RQ's bookkeeping intact."""
+
+from __future__ import annotations
+
+import threading
+
+from rq.job import Job
+
+from jobs.worker import run_worker
+from tests.conftest import SHOP
+
+
+class InFlight:
+    """A fake's `before` hook counting the calls it is answering at once (each held for `hold` seconds)."""
+
+    def __init__(self, hold: float):
+        self.hold = hold
+        self.now = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+        self._released = threading.Event()
+
+    def __call__(self, _call, *_args) -> None:
+        with self._lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        self._released.wait(self.hold)
+        with self._lock:
+            self.now -= 1
+
+
+def _cancel(shopify, gelato, live_app, status: str = "passed") -> tuple[int, str]:
+    order_id = shopify.add_order(SHOP)
+    print_id = gelato.add_order(str(order_id), status=status)
+    shopify.cancel_order(SHOP, order_id)
+    answer = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
+    assert answer.json()["message"] == "enqueued", answer.text
+    return order_id, print_id
+
+
+def test_one_worker_runs_many_jobs_at_once_and_records_each(app, live_app, installed_shop, shopify, gelato, queue):
+    app.config["WORKER_CONCURRENCY"] = 8
+    orders = [_cancel(shopify, gelato, live_app) for _ in range(16)]
+    late = _cancel(shopify, gelato, live_app, status="printed")
+    in_flight = InFlight(hold=0.2)
+    gelato.before("POST", r":cancel$", in_flight)
+    # Two searches fail once: their jobs are retried by RQ (RETRY_INTERVALS 0) from inside a thread.
+    gelato.fail_next("POST", r"/orders:search$", 503, times=2)
+
+    run_worker(app, burst=True, with_scheduler=False)
+
+    assert in_flight.peak >= 4  # the cancel calls overlapped: jobs ran side by side
+    assert all(gelato.status_of(print_id) == "canceled" for _, print_id in orders)
+    assert all("print-cancelled" in shopify.order(SHOP, order_id)["tags"] for order_id, _ in orders)
+    assert "print-cancel-too-late" in shopify.order(SHOP, late[0])["tags"]
+    assert queue.finished_job_registry.count == 17
+    assert queue.failed_job_registry.count == 0 and queue.started_job_registry.count == 0 and queue.count == 0
+    retried = [
+        job
+        for job in Job.fetch_many(queue.finished_job_registry.get_job_ids(), connection=queue.connection)
+        if job.retries_left != 3
+    ]
+    assert len(retried) == 2
+
+
+def test_a_job_past_its_timeout_in_a_thread_fails_and_the_order_is_told(app, live_app, installed_shop, shopify, gelato, queue):
+    app.config.update(WORKER_CONCURRENCY=4, JOB_TIMEOUT=1, RETRY_INTERVALS="0")
+    order_id, print_id = _cancel(shopify, gelato, live_app)
+    gelato.before("POST", r"/orders:search$", InFlight(hold=1.5))
+
+    run_worker(app, burst=True, with_scheduler=False)
+
+    [failed_id] = queue.failed_job_registry.get_job_ids()
+    assert "JobTimeoutException" in (Job.fetch(failed_id, connection=queue.connection).latest_result().exc_string or "")
+    assert gelato.status_of(print_id) != "canceled"
+    assert "print-mirror-failed" in shopify.order(SHOP, order_id)["tags"]
