@@ -463,7 +463,7 @@ def summary(f: dict) -> str:
         ack = f["ack"]
         lines.append(
             f"webhook ack: real {_rate(ack['real'])} vs bare Flask {_rate(ack['bare'])} → ratio {ack['ratio']:.2f}"
-            f" (target ≥ 0.6); floor (HMAC + one Redis write) {_rate(ack['floor'])} = {ack['floor_ratio']:.2f}× bare,"
+            f" (keep it from falling); floor (HMAC + one Redis write) {_rate(ack['floor'])} = {ack['floor_ratio']:.2f}× bare,"
             f" real = {ack['ratio_to_floor']:.2f}× floor"
         )
         if ack["variant_ratios"]:

@@ -59,8 +59,8 @@ def oldest_queued_age(connection: redis.Redis, now: datetime | None = None) -> f
     now = now or datetime.now(UTC)
     ages = [0.0]
     for queue in make_queues(connection):
-        ids = queue.get_job_ids(0, 1)
-        job = Job.fetch_many(ids, connection=connection)[0] if ids else None
-        if job is not None and job.enqueued_at is not None:
-            ages.append((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds())
+        # Each store's lane is in turn order, not age order: the oldest is the head of one of them.
+        for job in Job.fetch_many(queue.head_job_ids(), connection=connection):
+            if job is not None and job.enqueued_at is not None:
+                ages.append((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds())
     return max(ages)

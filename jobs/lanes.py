@@ -133,24 +133,18 @@ def waiting_shops(connection: redis.Redis, queue_name: str) -> list[str]:
     return [_text(shop) for shop in connection.zrange(ring_key(queue_name), 0, -1)]
 
 
-def lane_job_ids(connection: redis.Redis, queue_name: str, shop: str, start: int = 0, end: int = -1) -> list[str]:
-    """The ids waiting in one store's lane of a queue, oldest first (a range of them)."""
-    return [_text(job_id) for job_id in connection.lrange(lane_key(shop, queue_name), start, end)]
-
-
-def lane_lengths(connection: redis.Redis, queue_name: str) -> dict[str, int]:
-    """How many jobs wait in each store's lane of a queue."""
+def _per_lane(connection: redis.Redis, queue_name: str, read) -> list:
+    """read(pipeline, lane key) for every waiting store's lane of the queue, in one round trip."""
     shops = waiting_shops(connection, queue_name)
     with connection.pipeline(transaction=False) as pipe:
         for shop in shops:
-            pipe.llen(lane_key(shop, queue_name))
-        lengths = pipe.execute()
-    return {shop: int(length) for shop, length in zip(shops, lengths, strict=True) if length}
+            read(pipe, lane_key(shop, queue_name))
+        return pipe.execute()
 
 
 def queued_in_lanes(connection: redis.Redis, queue_name: str) -> int:
     """Jobs waiting in every store's lane of a queue."""
-    return sum(lane_lengths(connection, queue_name).values())
+    return sum(_per_lane(connection, queue_name, lambda pipe, key: pipe.llen(key)))
 
 
 class LaneQueue(Queue):
@@ -162,13 +156,21 @@ class LaneQueue(Queue):
         return self.connection.llen(self.key) + queued_in_lanes(self.connection, self.name)
 
     def get_job_ids(self, offset: int = 0, length: int = -1) -> list[str]:
-        """Waiting ids: RQ's list first, then each lane in turn order (the order they are taken in)."""
+        """Waiting ids: RQ's list first, then each store's lane whole, next turn first."""
         ids = super().get_job_ids()
-        for shop in waiting_shops(self.connection, self.name):
-            ids += lane_job_ids(self.connection, self.name, shop)
+        for lane in _per_lane(self.connection, self.name, lambda pipe, key: pipe.lrange(key, 0, -1)):
+            ids += [_text(job_id) for job_id in lane]
         if length == 0:
             return []
         return ids[offset:] if length < 0 else ids[offset : offset + length]
+
+    def head_job_ids(self) -> list[str]:
+        """The longest-waiting id of RQ's list and of each store's lane: among them is the queue's oldest job."""
+        heads = super().get_job_ids(0, 1)
+        heads += [
+            _text(job_id) for job_id in _per_lane(self.connection, self.name, lambda pipe, key: pipe.lindex(key, 0)) if job_id
+        ]
+        return heads
 
     def remove(self, job_or_id, pipeline=None):
         """Take a job off RQ's list or whichever lane it waits in."""

@@ -55,15 +55,16 @@ class MirrorWorker(SimpleWorker):
     heartbeat_ttl = DEFAULT_JOB_HEARTBEAT_TTL
     stop_requested = False
     config: dict = {}
-    app: Flask | None = None
-    concurrency = 1
     # RQ's default timeout raises from SIGALRM, which only the main thread receives.
     death_penalty_class = TimerDeathPenalty
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, app: Flask, concurrency: int = 1, **kwargs):
+        """RQ's worker, running up to `concurrency` jobs at once inside `app`'s context."""
         super().__init__(*args, **kwargs)
-        self._pool: ThreadPoolExecutor | None = None
-        self._slots: threading.Semaphore | None = None
+        self.app = app
+        self.concurrency = max(1, concurrency)
+        self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job")
+        self._slots = threading.Semaphore(self.concurrency)
         # execution id → (job, execution) of every job running in a thread; guarded by _changed.
         self._running: dict[str, tuple] = {}
         self._changed = threading.Condition()
@@ -94,12 +95,6 @@ class MirrorWorker(SimpleWorker):
         """Short: the heartbeat thread keeps a live job's entry fresh."""
         return self.heartbeat_ttl
 
-    @property
-    def running_count(self) -> int:
-        """Jobs running in this process's threads now."""
-        with self._changed:
-            return len(self._running)
-
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
         """Wait for a free thread, then dequeue as RQ does; in burst mode, stop only once no job runs either."""
         if not self._take_slot():
@@ -122,9 +117,6 @@ class MirrorWorker(SimpleWorker):
 
     def _take_slot(self) -> bool:
         """Block until a thread is free (True), or until a stop was asked for (False)."""
-        if self._slots is None:
-            self._slots = threading.Semaphore(self.concurrency)
-            self._pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="job")
         while not self._slots.acquire(timeout=1):
             if self._stop_requested:
                 return False
@@ -144,10 +136,7 @@ class MirrorWorker(SimpleWorker):
 
     def _perform(self, job, queue, execution) -> None:
         try:
-            if self.app is not None:
-                with self.app.app_context():
-                    self.perform_job(job, queue, execution)
-            else:
+            with self.app.app_context():
                 self.perform_job(job, queue, execution)
         except Exception:
             # perform_job records a job's own failure; this is RQ's bookkeeping failing (Redis lost).
@@ -180,8 +169,7 @@ class MirrorWorker(SimpleWorker):
 
     def teardown(self):
         """Let the running jobs finish (a warm stop), then unregister as RQ does."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
+        self._pool.shutdown(wait=True)
         self._beat_stop.set()
         super().teardown()
 
@@ -210,6 +198,8 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         make_queues(connection),  # most urgent first, each store's lane in turn (jobs/lanes.py)
         connection=connection,
         queue_class=LaneQueue,
+        app=app,
+        concurrency=app.config["WORKER_CONCURRENCY"],
         name=name,
         # RQ blocks on the queue for worker_ttl - 15 s: wake as often as maintenance is due.
         worker_ttl=app.config["WORKER_MAINTENANCE_INTERVAL"] + 15,
@@ -217,8 +207,6 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
     worker.config = app.config
-    worker.app = app
-    worker.concurrency = max(1, app.config["WORKER_CONCURRENCY"])
     return worker
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from rq import Queue
 from rq.job import Job
 
+from jobs.backlog import oldest_queued_age
 from jobs.lanes import LaneQueue, enqueue_in_lane, lane_key, ring_key, take, waiting_shops
 from jobs.queueing import QUEUE_NAME, SWEEP_QUEUE, URGENT_QUEUE, job_options, make_queues
 from tests.conftest import SHOP
@@ -107,3 +110,14 @@ def test_workers_serve_a_neighbour_between_a_burst_of_webhooks(app, live_app, in
     assert sorted(cancel_order) == sorted(print_id for _, print_id in burst)
     neighbour_turns = [cancel_order.index(print_id) for shop, print_id in burst if shop == OTHER]
     assert neighbour_turns == [1, 3]  # second and fourth, not 31st and 32nd
+
+
+def test_the_oldest_wait_is_found_in_whichever_lane_holds_it(app):
+    connection = app.extensions["redis"]
+    # Both stores are new to the ring (score 0): ties go by name, so the younger job's store is first in turn.
+    old = _enqueue(app, URGENT_QUEUE, "zz-older.myshopify.com", "1")
+    _enqueue(app, URGENT_QUEUE, "aa-newer.myshopify.com", "2")
+    old.enqueued_at = old.enqueued_at - timedelta(seconds=60)
+    old.save()
+    assert waiting_shops(connection, URGENT_QUEUE)[0] == "aa-newer.myshopify.com"
+    assert oldest_queued_age(connection) >= 60
