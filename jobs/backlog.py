@@ -54,13 +54,20 @@ def shop_backlog(connection: redis.Redis, shop: str, scan_limit: int = SCAN_LIMI
     return Backlog(counts["queued"], counts["retrying"], counts["running"], oldest, complete)
 
 
-def oldest_queued_age(connection: redis.Redis, now: datetime | None = None) -> float:
-    """Seconds the longest-waiting job of any queue has waited; 0 when nothing waits."""
+def queue_waits(connection: redis.Redis, now: datetime | None = None) -> dict[str, tuple[int, float]]:
+    """Per queue (most urgent first): jobs waiting, and seconds the longest-waiting one has waited (0: none)."""
     now = now or datetime.now(UTC)
-    ages = [0.0]
+    waits = {}
     for queue in make_queues(connection):
+        ages = [0.0]
         # Each store's lane is in turn order, not age order: the oldest is the head of one of them.
         for job in Job.fetch_many(queue.head_job_ids(), connection=connection):
             if job is not None and job.enqueued_at is not None:
                 ages.append((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds())
-    return max(ages)
+        waits[queue.name] = (queue.count, max(ages))
+    return waits
+
+
+def oldest_queued_age(connection: redis.Redis, now: datetime | None = None) -> float:
+    """Seconds the longest-waiting job of any queue has waited; 0 when nothing waits."""
+    return max(age for _, age in queue_waits(connection, now).values())

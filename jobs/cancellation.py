@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 
 from plugin.logs import log_event
@@ -16,17 +16,21 @@ from plugin.store import activity
 from plugin.store.activity import Outcome
 
 from . import paragraphs
+from .account_health import guarded_client
 from .arguments import check_order_id, check_shop
 from .confirm import NOT_CANCELLED, ORDER_NOT_FOUND, read_store_state, stand_down
-from .failure_notes import note_no_provider_account, note_recovery
+from .failure_notes import note_no_provider_account
 from .ledger import OrderLedger
 from .locks import order_lock
+from .queueing import enqueue_for_shop
 from .runtime import services
 from .store_report import add_tag_once, write_paragraph_once
 
 TAG_CANCELLED = "print-cancelled"
 TAG_CANCEL_TOO_LATE = "print-cancel-too-late"
 ENTRY_CANCEL_TOO_LATE = "cancel-too-late"
+# The job that notes and tags the store order once the print orders are cancelled (jobs/tell_store.py).
+TELL_CANCELLATION = "jobs.tell_store.tell_cancellation"
 
 # Outcome names, as stored in the activity log.
 CANCELLED = PrintOutcome.CANCELLED
@@ -66,11 +70,17 @@ def cancel_confirmed(
     chosen = svc.provider_account(shop)
     if chosen is None:
         return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_cancellation", order_name)
-    provider = svc.provider_client(chosen[1])
+    provider = guarded_client(svc, chosen[1])
     outcomes = cancel_print_orders(provider, order_id, order_name)
     activity.record(svc.database, shop, order_id, topic, outcomes, order_name)
-    report = report_cancellation(admin, ledger, provider.name, outcomes)
-    note_recovery(admin, ledger, provider.name, {o.print_order_id or "": o.outcome for o in outcomes})
+    # Save first, tell later: the note and tag wait on the store's Shopify bucket, never this queue.
+    tell = enqueue_for_shop(
+        svc.redis,
+        shop,
+        TELL_CANCELLATION,
+        svc.config,
+        kwargs={"shop": shop, "order_id": order_id, "provider_name": provider.name, "outcomes": [asdict(o) for o in outcomes]},
+    )
     summary = {o.print_order_id or "": o.outcome for o in outcomes}
     for o in outcomes:
         log_event(
@@ -85,7 +95,7 @@ def cancel_confirmed(
             outcome=o.outcome,
             duration_ms=round((time.perf_counter() - started) * 1000, 2),
         )
-    return {"order_id": order_id, "print_orders": summary, "store_order": report}
+    return {"order_id": order_id, "print_orders": summary, "store_order": "to_tell", "tell_job": tell.id}
 
 
 def check_order_args(shop: object, order_id: object) -> None:

@@ -1,19 +1,36 @@
-"""RQ failure callback: permanent errors stop retrying at once; transient ones use the Retry policy."""
+"""RQ failure callback: permanent errors stop retrying at once; transient ones use the Retry policy; held accounts hold."""
 
 from __future__ import annotations
 
 import logging
 
+from rq.utils import now
+
+from jobs.account_health import HELD_RECHECK_SECONDS, AccountHealth, hold_job, store_account
 from jobs.retry_policy import stretch_next_interval
-from plugin.errors import PermanentError, TransientError
+from plugin.errors import AccountPaused, PermanentError, RateLimited, TransientError
 from plugin.logs import log_event
 from plugin.metrics import count_job, job_name
+from plugin.shopify.shop_domain import is_valid_shop_domain
 
 log = logging.getLogger(__name__)
 
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """Called by RQ after every failed run of a job, before it decides whether to retry."""
+    kwargs = job.kwargs or {}
+    account = _account_to_wait_for(connection, kwargs, exc_value)
+    if account is not None and _hold(job, connection, account):
+        log_event(
+            "job_held",
+            job=job_name(job),
+            job_id=job.id,
+            shop=kwargs.get("shop"),
+            order_id=kwargs.get("order_id"),
+            account=account,
+            retries_left=job.retries_left,
+        )
+        return
     permanent = isinstance(exc_value, PermanentError)
     attempts = 1 + len(job.retry_intervals or ()) - (job.retries_left or 0)
     if permanent and job.retries_left:
@@ -22,7 +39,6 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     if job.retries_left and isinstance(exc_value, TransientError) and exc_value.retry_after:
         # Retry-After or a throttle's restore time: wait at least that long, never burn a retry early.
         stretch_next_interval(job, exc_value.retry_after)
-    kwargs = job.kwargs or {}
     # RQ retries after this callback when retries are left: this run is "retried", else "failed".
     count_job(connection, job_name(job), "retried" if job.retries_left else "failed")
     log_event(
@@ -38,6 +54,46 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     )
     if not job.retries_left:
         _tell_the_store_order(job, exc_value, attempts)
+
+
+def _account_to_wait_for(connection, kwargs: dict, error: BaseException | None) -> str | None:
+    """The account the failed job waits for: a held one, or its store's Admin API while throttled; None: neither."""
+    if isinstance(error, AccountPaused):
+        return error.account
+    shop = kwargs.get("shop")
+    # A RateLimited that reaches here is Shopify's: a provider's is an AccountPaused by now (GuardedProvider).
+    if isinstance(error, RateLimited) and error.retry_after and is_valid_shop_domain(shop):
+        account = store_account(shop)
+        AccountHealth(connection, 0).pause(account, error.retry_after)  # released when the bucket refilled
+        return account
+    return None
+
+
+def _hold(job, connection, account: str) -> bool:
+    """Set the job aside until its account is back (jobs/account_health.py); False: it fails as any transient error.
+
+    Waiting for an account is not an attempt: while the job is younger than its retry budget (the
+    sum of its retry intervals, about 25 minutes by default) the retry RQ is about to spend is
+    given back. Past the budget each hold spends one, so a job whose account never comes back
+    still ends in the failed registry with its failure note, no earlier than it did before.
+    """
+    refund = job.retries_left is not None and _age_seconds(job) < sum(job.retry_intervals or ())
+    if refund:
+        job.retries_left += 1  # RQ's retry takes it back
+    if not job.retries_left:
+        return False
+    job.hold_seconds = HELD_RECHECK_SECONDS  # read by HoldableJob; a plain Job retries at its interval
+    hold_job(connection, account, job.id)
+    count_job(connection, job_name(job), "held" if refund else "retried")
+    return True
+
+
+def _age_seconds(job) -> float:
+    """Seconds since the job was first enqueued (its retries keep its creation time)."""
+    if job.created_at is None:
+        return 0.0
+    created = job.created_at if job.created_at.tzinfo else job.created_at.replace(tzinfo=now().tzinfo)
+    return (now() - created).total_seconds()
 
 
 def _tell_the_store_order(job, error, attempts: int) -> None:

@@ -16,6 +16,7 @@ from plugin.errors import (
     ShopNotInstalled,
 )
 from plugin.logs import log_event
+from plugin.shopify.admin_api import MAX_INLINE_THROTTLE_WAIT
 from plugin.shopify.shop_domain import is_valid_shop_domain
 
 from . import paragraphs
@@ -60,7 +61,8 @@ def report_final_failure(svc, job, error: BaseException | None, attempts: int) -
         )
 
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
-        client = svc.admin_client(shop)
+        # The last word on the order: worth waiting out a short throttle in place (nothing retries it).
+        client = svc.admin_client(shop, max_inline_wait=MAX_INLINE_THROTTLE_WAIT)
         ledger = OrderLedger(svc.database, shop, order_id)
         write_paragraph_once(ledger, client, [(STORE_ORDER, key)], compose)
         add_tag_once(ledger, client, TAG_MIRROR_FAILED)

@@ -77,13 +77,25 @@ def enqueue_in_lane(queue, shop: str, func: str, **options):
     """Enqueue like queue.enqueue_call, but into the store's lane; one transaction."""
     with queue.connection.pipeline(transaction=False) as recorder:
         job = queue.enqueue_call(func, pipeline=recorder, **options)
-        commands = [args for args, _options in recorder.command_stack]
-        recorder.reset()
+        _replay_in_lane(queue, shop, recorder)
+    return job
+
+
+def requeue_in_lane(queue, shop: str, job) -> None:
+    """Queue an existing job again (e.g. one held for its account) at the back of its store's lane; one transaction."""
+    with queue.connection.pipeline(transaction=False) as recorder:
+        queue.enqueue_job(job, pipeline=recorder)
+        _replay_in_lane(queue, shop, recorder)
+
+
+def _replay_in_lane(queue, shop: str, recorder) -> None:
+    """Run the writes RQ recorded on `recorder` in one transaction, its queue push routed into the lane."""
+    commands = [args for args, _options in recorder.command_stack]
+    recorder.reset()
     with queue.connection.pipeline(transaction=True) as pipe:
         for name, key, *args in into_lane(commands, queue.key, queue.name, shop):
             pipe.execute_command(name, key, *args)
         pipe.execute()
-    return job
 
 
 # KEYS: none (each key is built from the arguments, as RQ's own scripts do: lanes are per store).

@@ -17,17 +17,20 @@ MAX_SECONDS = 600
 
 def backoff_intervals(
     attempts: int = DEFAULT_ATTEMPTS, base: float = BASE_SECONDS, cap: float = MAX_SECONDS, rng: random.Random | None = None
-) -> list[int]:
-    """Seconds before each retry: the n-th is drawn from [d/2, d] with d = min(cap, base·2ⁿ).
+) -> list[float]:
+    """Seconds before each retry: the n-th is drawn from [d/2, d] with d = min(cap, base·2ⁿ), fractions kept.
 
-    The jitter spreads the retries of a burst of jobs that failed together (a provider outage),
-    so they do not hit the provider again in one wave.
+    The jitter spreads the retries of a burst of jobs that failed together, so they do not hit the
+    remote side again in one wave. Fractions matter: rounded up, the first retry was always 2 s.
+    RQ's scheduled registry keeps whole seconds and its scheduler looks once a second, so a retry
+    runs within about a second of its drawn time. (A provider outage does not wait on retries at
+    all: its jobs are held and released by a probe, jobs/account_health.py.)
     """
     rng = rng or random
     intervals = []
     for n in range(attempts):
         ceiling = min(cap, base * 2**n)
-        intervals.append(max(1, math.ceil(rng.uniform(ceiling / 2, ceiling))))
+        intervals.append(round(rng.uniform(ceiling / 2, ceiling), 3))
     return intervals
 
 

@@ -21,6 +21,7 @@ from plugin.store.db import Database
 from plugin.store.shops import find_shop
 
 from . import paragraphs
+from .account_health import guarded_client
 from .cancellation import (
     ALREADY_CANCELED,
     CANCELLED,
@@ -123,7 +124,7 @@ def mirror_update(
         chosen = svc.provider_account(shop)
         if chosen is None:
             return without_provider_account(svc, admin, ledger, topic, webhook_id, "mirror_update", store.name)
-        provider = svc.provider_client(chosen[1])
+        provider = guarded_client(svc, chosen[1])
         replace_on = provider.supports_replacement and _cancel_and_replace_on(svc.database, shop)
         decisions = mirror_changes(ledger, provider, store, replace_on)
         activity.record(svc.database, shop, order_id, topic, [d.outcome for d in decisions], store.name)

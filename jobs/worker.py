@@ -14,12 +14,13 @@ from rq.scheduler import RQScheduler
 from rq.scripts import release_lock
 from rq.timeouts import TimerDeathPenalty
 
+from jobs.account_health import DOWN, AccountHealth, HoldableJob
 from jobs.lanes import LaneQueue
 from jobs.queueing import make_queues
 from plugin.config import DEFAULT_JOB_HEARTBEAT_TTL
 
 # Imported here, before any job runs, so no job pays for importing them.
-from . import cancellation, failure, privacy, reconcile, uninstall, updates  # noqa: F401
+from . import cancellation, failure, privacy, reconcile, tell_store, uninstall, updates  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 # refreshed for this long belongs to a dead scheduler (a worker killed with it), and any worker takes it
 # over instead of waiting out the minute: retries of a crashed worker's job must not wait that long.
 SCHEDULER_STALE_SECONDS = 5
+# How often each worker looks for held jobs to release (accounts back up, probes due): one ZRANGE when none is held.
+RELEASE_ROUND_SECONDS = 0.25
+# A burst worker (tests, `flask jobs` one-offs) waits for held jobs whose pause ends within this long.
+BURST_PAUSE_WAIT = 2.0
 # Pauses before a worker that lost Redis mid-bookkeeping starts again.
 RECONNECT_FIRST_PAUSE = 1.0
 RECONNECT_MAX_PAUSE = 30.0
@@ -70,6 +75,8 @@ class MirrorWorker(SimpleWorker):
         self._changed = threading.Condition()
         self._beat_stop = threading.Event()
         self._beat_thread: threading.Thread | None = None
+        self._release_thread: threading.Thread | None = None
+        self.health = AccountHealth(self.connection, app.config["PROVIDER_PROBE_INTERVAL"])
 
     def run_maintenance_tasks(self):
         """A dead scheduler's lock freed, RQ's registry cleaning (and scheduler start), then the reconciliation sweep."""
@@ -99,17 +106,20 @@ class MirrorWorker(SimpleWorker):
         """Wait for a free thread, then dequeue as RQ does; in burst mode, stop only once no job runs either."""
         if not self._take_slot():
             return None
+        if timeout is not None:
+            self._start_release_rounds()
         result = None
         try:
             while True:
                 result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
                 if result is not None or timeout is not None:
                     break
-                # Burst: nothing waits now, but a running job may still queue work (a retry, a follow-up).
+                # Burst: nothing waits now, but a running job may still queue work (a retry, a follow-up),
+                # and held jobs wait for their account's probe.
                 with self._changed:
-                    if not self._running:
+                    if not self._running and not self._release_held_in_burst():
                         break
-                    self._changed.wait(timeout=1)
+                    self._changed.wait(timeout=RELEASE_ROUND_SECONDS)
         finally:
             if result is None:
                 self._slots.release()
@@ -150,6 +160,30 @@ class MirrorWorker(SimpleWorker):
             self._running.pop(execution.id, None)
             self._changed.notify_all()
         self._slots.release()
+
+    def _release_held_in_burst(self) -> bool:
+        """One release round for a burst worker; True when it released a job or held jobs are due soon.
+
+        Due soon: a down account's next probe, or a pause ending within BURST_PAUSE_WAIT; a burst
+        does not wait out a longer pause (a store's notes paced for its bucket, a long Retry-After).
+        """
+        released = self.health.release_round()
+        return bool(released) or any(
+            one.jobs and (one.state == DOWN or one.seconds_left <= BURST_PAUSE_WAIT) for one in self.health.held().values()
+        )
+
+    def _start_release_rounds(self) -> None:
+        if self._release_thread is None:
+            self._release_thread = threading.Thread(target=self._release_rounds, name="held-jobs", daemon=True)
+            self._release_thread.start()
+
+    def _release_rounds(self) -> None:
+        """Every worker releases held jobs: those of accounts back up, and each down account's probe when due."""
+        while not self._beat_stop.wait(RELEASE_ROUND_SECONDS):
+            try:
+                self.health.release_round()
+            except redis.RedisError as exc:
+                log.warning("releasing held jobs failed: %s", type(exc).__name__)
 
     def _start_heartbeats(self) -> None:
         if self._beat_thread is None:
@@ -198,6 +232,7 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         make_queues(connection),  # most urgent first, each store's lane in turn (jobs/lanes.py)
         connection=connection,
         queue_class=LaneQueue,
+        job_class=HoldableJob,  # a job held for its account waits for a release, not its retry interval
         app=app,
         concurrency=app.config["WORKER_CONCURRENCY"],
         name=name,
@@ -206,6 +241,8 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"],
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
+    # No job thread sleeps on a store's throttle: the job is held until the bucket refilled (jobs/failure.py).
+    app.extensions["services"].inline_throttle_wait = 0.0
     worker.config = app.config
     return worker
 

@@ -35,6 +35,8 @@ DEFAULT_WORKER_MAINTENANCE_INTERVAL = 5
 # Measured (docs/benchmarks.md): 32 gives 28 cancellations/s a process at real API speeds in 95 MiB;
 # 16 gave 15/s. A small dyno (512 MiB, one core) holds it easily.
 DEFAULT_WORKER_CONCURRENCY = 32
+# How often a provider account held as down is probed (one held job released to call it): seconds.
+DEFAULT_PROVIDER_PROBE_INTERVAL = 1.5
 # Reconciliation: sweep every installed shop this often (0 turns it off), at most this many orders a sweep.
 DEFAULT_RECONCILE_INTERVAL = 15 * 60
 DEFAULT_RECONCILE_MAX_ORDERS = 250
@@ -69,6 +71,7 @@ _SETTINGS = (
     ("JOB_HEARTBEAT_TTL", "JOB_HEARTBEAT_TTL", DEFAULT_JOB_HEARTBEAT_TTL, int),
     ("WORKER_MAINTENANCE_INTERVAL", "WORKER_MAINTENANCE_INTERVAL", DEFAULT_WORKER_MAINTENANCE_INTERVAL, int),
     ("WORKER_CONCURRENCY", "WORKER_CONCURRENCY", DEFAULT_WORKER_CONCURRENCY, int),
+    ("PROVIDER_PROBE_INTERVAL", "PROVIDER_PROBE_INTERVAL", DEFAULT_PROVIDER_PROBE_INTERVAL, float),
     ("RECONCILE_INTERVAL", "RECONCILE_INTERVAL", DEFAULT_RECONCILE_INTERVAL, int),
     ("RECONCILE_MAX_ORDERS", "RECONCILE_MAX_ORDERS", DEFAULT_RECONCILE_MAX_ORDERS, int),
     ("METRICS_TOKEN", "METRICS_TOKEN", "", str),  # empty: /metrics is open, as Prometheus scrapes it by default

@@ -19,6 +19,21 @@ class RateLimited(TransientError):
     """The remote side answered 429: slow down for retry_after seconds."""
 
 
+class RemoteUnavailable(TransientError):
+    """The remote side is down or unreachable: a timeout, a refused connection, a 5xx answer."""
+
+
+class AccountPaused(TransientError):
+    """A remote account (a provider account, a store's Admin API) is held as down or throttled: wait, do not call it.
+
+    The job is set aside without spending a retry and released when the account is back (jobs/account_health.py).
+    """
+
+    def __init__(self, message: str, account: str, retry_after: float | None = None):
+        super().__init__(message, retry_after=retry_after)
+        self.account = account
+
+
 class PermanentError(MirrorError):
     """Retrying cannot help: bad input, a rejected request, a missing shop."""
 

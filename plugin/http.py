@@ -9,7 +9,7 @@ import time
 import requests
 from requests.adapters import HTTPAdapter
 
-from plugin.errors import RateLimited, TransientError
+from plugin.errors import RateLimited, RemoteUnavailable
 
 USER_AGENT = "print-order-mirror/1.0"
 # Proxy settings requests would read from the environment on every call (trust_env).
@@ -64,25 +64,25 @@ def send(
     timeout: tuple[float, float],
     **kwargs,
 ) -> requests.Response:
-    """Send a request; raise TransientError for network failures, 5xx and 429, else return it.
+    """Send a request; raise RemoteUnavailable for network failures and 5xx, RateLimited for 429, else return it.
 
     `what` names the call in error messages (never the URL's secrets: there are none in URLs).
     """
     try:
         response = session.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout as exc:
-        raise TransientError(f"{what}: timed out") from exc
+        raise RemoteUnavailable(f"{what}: timed out") from exc
     except requests.ConnectionError as exc:
-        raise TransientError(f"{what}: connection failed") from exc
+        raise RemoteUnavailable(f"{what}: connection failed") from exc
     except requests.RequestException as exc:
-        raise TransientError(f"{what}: request failed ({type(exc).__name__})") from exc
+        raise RemoteUnavailable(f"{what}: request failed ({type(exc).__name__})") from exc
     if response.status_code == 429:
         raise RateLimited(
             f"{what}: HTTP 429 {error_summary(response)}",
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
     if response.status_code >= 500:
-        raise TransientError(
+        raise RemoteUnavailable(
             f"{what}: HTTP {response.status_code} {error_summary(response)}",
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )

@@ -12,7 +12,8 @@ from flask import Blueprint, Response, current_app, request
 from rq import Queue, Worker, get_current_job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry
 
-from jobs.backlog import oldest_queued_age
+from jobs.account_health import AccountHealth, HeldAccount
+from jobs.backlog import queue_waits
 from jobs.queueing import make_queues
 from plugin.orders.timestamps import as_utc
 from plugin.store import keys
@@ -130,8 +131,14 @@ def metrics():
     connection = current_app.extensions["redis"]
     try:
         queues = make_queues(connection)
+        waits = queue_waits(connection)
         body = render(
-            read_counters(connection), queue_depth(queues), Worker.count(connection=connection), oldest_queued_age(connection)
+            read_counters(connection),
+            queue_depth(queues),
+            Worker.count(connection=connection),
+            max(age for _, age in waits.values()),
+            waits=waits,
+            held=AccountHealth(connection, current_app.config["PROVIDER_PROBE_INTERVAL"]).held(),
         )
     except redis.RedisError as exc:
         return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
@@ -162,9 +169,19 @@ def queue_depth(queues: list[Queue]) -> dict[str, int]:
 
 
 def render(
-    counters: dict[tuple[str, ...], float], depth: dict[str, int], workers: int, oldest_queued_seconds: float = 0.0
+    counters: dict[tuple[str, ...], float],
+    depth: dict[str, int],
+    workers: int,
+    oldest_queued_seconds: float = 0.0,
+    *,
+    waits: dict[str, tuple[int, float]] | None = None,
+    held: dict[str, HeldAccount] | None = None,
 ) -> str:
-    """The Prometheus text exposition of the counters, the queue depth and wait, and the worker count."""
+    """The Prometheus text exposition of the counters, the queue depth and wait (per queue too), held accounts, workers.
+
+    waits: per queue, jobs waiting and the oldest one's wait (jobs/backlog.py); held: per account
+    held as down or paused, its state and the jobs held for it (jobs/account_health.py).
+    """
     lines: list[str] = []
 
     def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
@@ -214,6 +231,25 @@ def render(
         "gauge",
         "How long the oldest waiting job has waited (0: none waits); growing means the workers fall behind.",
         [({}, round(oldest_queued_seconds, 3))],
+    )
+    waits = waits or {}
+    family(
+        "print_mirror_queue_waiting_jobs",
+        "gauge",
+        "Jobs waiting per queue, most urgent first: cancellations, then changes, then sweeps.",
+        [({"queue": name}, count) for name, (count, _) in waits.items()],
+    )
+    family(
+        "print_mirror_queue_oldest_wait_seconds",
+        "gauge",
+        "How long the oldest waiting job of each queue has waited (0: none waits).",
+        [({"queue": name}, round(age, 3)) for name, (_, age) in waits.items()],
+    )
+    family(
+        "print_mirror_accounts_held_jobs",
+        "gauge",
+        "Remote accounts held as down (probed until back) or paused (Retry-After), and the jobs waiting for each.",
+        [({"account": account, "state": one.state}, one.jobs) for account, one in sorted((held or {}).items())],
     )
     family("print_mirror_workers", "gauge", "RQ workers alive on this Redis (0: scale the worker process).", [({}, workers)])
     _token_refresh_failures(lines, counters)

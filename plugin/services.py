@@ -12,7 +12,7 @@ from flask import Flask, current_app
 from plugin.http import make_session
 from plugin.providers import PrintProvider
 from plugin.providers.catalog import ProviderClients
-from plugin.shopify.admin_api import AdminClient, graphql_url
+from plugin.shopify.admin_api import MAX_INLINE_THROTTLE_WAIT, AdminClient, graphql_url
 from plugin.shopify.token_endpoint import TokenEndpoint
 from plugin.shopify.tokens import ShopTokens
 from plugin.store import provider_accounts
@@ -34,6 +34,9 @@ class Services:
     redis: redis.Redis
     cipher: TokenCipher
     http: requests.Session = field(default_factory=make_session)
+    # The longest Admin API throttle a client waits out in place; the worker sets 0: its jobs are
+    # held for the store's bucket instead (jobs/failure.py), so no thread sleeps on one store.
+    inline_throttle_wait: float = MAX_INLINE_THROTTLE_WAIT
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -63,8 +66,12 @@ class Services:
         """The (reused) client of a provider account."""
         return self.provider_clients.client(account.provider, account.api_key, account.store_id)
 
-    def admin_client(self, shop: str) -> AdminClient:
-        """An Admin GraphQL client for the installed shop; expiring tokens refresh themselves."""
+    def admin_client(self, shop: str, max_inline_wait: float | None = None) -> AdminClient:
+        """An Admin GraphQL client for the installed shop; expiring tokens refresh themselves.
+
+        max_inline_wait: the longest throttle the client waits out in place (0: raise RateLimited at
+        once); by default the process's inline_throttle_wait.
+        """
         url = graphql_url(self.config["SHOPIFY_ADMIN_URL"], shop, self.config["SHOPIFY_API_VERSION"])
         endpoint = TokenEndpoint.from_config(self.config, self.http, self.timeout)
         tokens = ShopTokens(shop, self.database, self.cipher, self.redis, endpoint)
@@ -75,6 +82,7 @@ class Services:
             session=self.http,
             timeout=self.timeout,
             on_unauthorized=tokens.after_unauthorized,
+            max_inline_wait=self.inline_throttle_wait if max_inline_wait is None else max_inline_wait,
         )
 
 

@@ -129,6 +129,8 @@ def app_config(redis_url, database_url, gelato, shopify, **overrides) -> dict:
         # One job at a time, so tests can say which job ran first; tests/test_worker_threads.py and
         # the Procfile worker tests (WORKER_CONCURRENCY's default) run many at once.
         "WORKER_CONCURRENCY": 1,
+        # A provider account held as down is probed by the next release round, not 1.5 s later.
+        "PROVIDER_PROBE_INTERVAL": 0.0,
     }
     config.update(overrides)
     return config

@@ -295,7 +295,8 @@ def test_booted_app_mirrors_reports_and_never_logs_the_token(booted, _gelato_ser
     received = [e for e in events if e["event"] == "webhook" and e.get("shop") == BOOT_SHOP]
     assert [e["result"] for e in received] == ["enqueued", "duplicate", "enqueued"]
     assert all({"topic", "webhook_id", "order_id", "duration_ms"} <= set(e) for e in received)
-    outcomes = {e["print_order_id"]: e for e in events if e["event"] == "job" and e.get("shop") == BOOT_SHOP}
+    cancellations = [e for e in events if e["event"] == "job" and e["job"] == "mirror_cancellation"]
+    outcomes = {e["print_order_id"]: e for e in cancellations if e.get("shop") == BOOT_SHOP}
     assert {p: e["outcome"] for p, e in outcomes.items()} == {late_print: "too_late", in_time_print: "cancelled"}
     assert all({"topic", "webhook_id", "order_id", "duration_ms"} <= set(e) for e in outcomes.values())
 

@@ -2,11 +2,13 @@
 
 import threading
 
+from rq.job import Job
 from sqlalchemy import delete, select
 
 from jobs.cancellation import mirror_cancellation
 from jobs.locks import order_lock
 from jobs.queueing import job_options
+from jobs.tell_store import tell_cancellation
 from plugin.store.models import Activity, NoteEntry
 from tests.conftest import SHOP, paragraphs_in
 
@@ -199,11 +201,12 @@ def test_rerun_after_crash_between_note_write_and_ledger_writes_nothing_twice(ap
     gelato.add_order(str(order_id), status="in_production")
     shopify.cancel_order(SHOP, order_id)
     with app.app_context():
-        mirror_cancellation(SHOP, str(order_id))
+        tell = _tell_job(app, mirror_cancellation(SHOP, str(order_id)))
+        tell_cancellation(**tell.kwargs)
         # The crash: the note was written but the ledger insert never happened.
         with app.extensions["database"].session() as session:
             session.execute(delete(NoteEntry))
-        mirror_cancellation(SHOP, str(order_id))
+        tell_cancellation(**tell.kwargs)
     note = shopify.order(SHOP, order_id)["note"]
     assert len(paragraphs_in(note)) == 1
     assert len(shopify.graphql_calls("orderUpdate")) == 1
@@ -231,6 +234,13 @@ def test_two_workers_on_one_order_cancel_once_and_write_once(app, installed_shop
     gelato.latency = 0
     assert errors == [] and len(results) == 2
     assert len(gelato.calls_matching("POST", rf"{passed_id}:cancel$")) == 1
+    # Each run queued the note for its too-late print order; told twice, the order says it once.
+    tells = [_tell_job(app, result) for result in results]
+    threads = [threading.Thread(target=_run_tell, args=(app, tell)) for tell in tells]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
     assert len(paragraphs_in(shopify.order(SHOP, order_id)["note"])) == 1
 
 
@@ -248,6 +258,16 @@ def test_lock_held_elsewhere_makes_job_wait(app, installed_shop, shopify, gelato
             assert gelato.calls_matching("POST", r":cancel$") == []
         worker.join(timeout=20)
     assert gelato.order(print_id)["fulfillmentStatus"] == "canceled"
+
+
+def _tell_job(app, result: dict) -> Job:
+    """The note-and-tag job a cancellation run queued (its result names it)."""
+    return Job.fetch(result["tell_job"], connection=app.extensions["redis"])
+
+
+def _run_tell(app, tell: Job) -> None:
+    with app.app_context():
+        tell_cancellation(**tell.kwargs)
 
 
 def _run_in_context(app, shop, order_id):

@@ -6,6 +6,7 @@ import time
 
 import requests
 
+from jobs.account_health import HeldAccount
 from plugin import create_app
 from plugin.dev.fakes.server import LocalServer
 from plugin.metrics import LATENCY_BUCKETS, render, webhook_field_prefix
@@ -87,7 +88,13 @@ def test_queue_depth_and_failed_jobs(live_app, installed_shop, shopify, gelato, 
     assert samples[("print_mirror_workers",)] == 0  # nothing is draining the queue yet
     assert samples[("print_mirror_queue_oldest_job_age_seconds",)] >= 0
     time.sleep(0.3)  # the job keeps waiting: its age grows between scrapes
-    assert scrape(live_app.url)[("print_mirror_queue_oldest_job_age_seconds",)] >= 0.3
+    samples = scrape(live_app.url)
+    assert samples[("print_mirror_queue_oldest_job_age_seconds",)] >= 0.3
+    # Per urgency: the cancellation waits on the urgent queue; the changes queue is empty.
+    assert samples[("print_mirror_queue_waiting_jobs", ("queue", "print-mirror-urgent"))] == 1
+    assert samples[("print_mirror_queue_oldest_wait_seconds", ("queue", "print-mirror-urgent"))] >= 0.3
+    assert samples[("print_mirror_queue_waiting_jobs", ("queue", "print-mirror"))] == 0
+    assert samples[("print_mirror_queue_oldest_wait_seconds", ("queue", "print-mirror"))] == 0
     gelato.fail_next("POST", r"orders:search", 401, times=1)  # a refused API key: permanent
     drain()
     samples = scrape(live_app.url)
@@ -114,7 +121,9 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
         ("webhook_to_provider", "sum"): 712.5,
         ("webhook_to_provider", "count"): 4.0,
     }
-    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1, 12.5)
+    waits = {"print-mirror-urgent": (3, 12.5), "print-mirror": (0, 0.0)}
+    held = {"gelato:02ed2b0d8ea4": HeldAccount("down", 7, 3600.0)}
+    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1, 12.5, waits=waits, held=held)
     lines = text.splitlines()
     assert 'print_mirror_webhooks_total{topic="orders/cancelled",result="enqueued"} 2' in lines
     buckets = [line for line in lines if line.startswith("print_mirror_webhook_to_provider_seconds_bucket")]
@@ -127,9 +136,13 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
     assert 'print_mirror_queue_jobs{state="queued"} 3' in lines
     assert "print_mirror_workers 1" in lines
     assert "print_mirror_queue_oldest_job_age_seconds 12.5" in lines
+    assert 'print_mirror_queue_waiting_jobs{queue="print-mirror-urgent"} 3' in lines
+    assert 'print_mirror_queue_oldest_wait_seconds{queue="print-mirror-urgent"} 12.5' in lines
+    assert 'print_mirror_queue_oldest_wait_seconds{queue="print-mirror"} 0' in lines
+    assert 'print_mirror_accounts_held_jobs{account="gelato:02ed2b0d8ea4",state="down"} 7' in lines
     # Every family is announced once with HELP and TYPE before its samples.
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
-    assert len(names) == len(set(names)) == 9
+    assert len(names) == len(set(names)) == 12
 
 
 def test_metrics_token_is_required_when_set(redis_client, redis_url, database_url, gelato, shopify):

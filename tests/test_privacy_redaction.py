@@ -20,6 +20,7 @@ from tests.support.all_queues import AllQueues
 from tests.support.records import events, history
 
 MIRROR_CANCELLATION = "jobs.cancellation.mirror_cancellation"
+TELL_CANCELLATION = "jobs.tell_store.tell_cancellation"
 OTHER_SHOP = "other.myshopify.com"
 GRAPHQL = r"/graphql\.json$"
 
@@ -80,12 +81,12 @@ def two_orders(app, live_app, installed_shop, shopify, gelato, drain, queue):
     # A reconciliation sweep's dedupe key (its webhook id names the shop and the order).
     for order_id in (order_a, order_b):
         queue.connection.set(sweep_key(order_id), "a-job-id", ex=3600)
-    finished = {
-        Job.fetch(job_id, connection=queue.connection).kwargs["order_id"]: job_id
-        for job_id in queue.finished_job_registry.get_job_ids()
-    }
-    assert set(finished) == {order_a, order_b}
+    done = Job.fetch_many(queue.finished_job_registry.get_job_ids(), connection=queue.connection)
+    finished = {job.kwargs["order_id"]: job.id for job in done if job.func_name == MIRROR_CANCELLATION}
+    told = {job.kwargs["order_id"]: job.id for job in done if job.func_name == TELL_CANCELLATION}
+    assert set(finished) == set(told) == {order_a, order_b}
     return {
+        "told": told,
         "a": order_a,
         "b": order_b,
         "failed_a": failed.id,
@@ -201,11 +202,13 @@ def test_data_request_reports_the_records_jobs_and_keys_it_holds(
     assert {record["order_id"] for record in report["activity_records"]} == {order_a}
     assert report["note_entries"] >= 1
     jobs = {job["id"]: job for job in report["rq_jobs"]}
-    assert set(jobs) == {two_orders["finished"][order_a], two_orders["failed_a"], two_orders["scheduled_a"]}
-    assert jobs[two_orders["finished"][order_a]]["place"] == "finished"
+    told_a = two_orders["told"][order_a]
+    assert set(jobs) == {two_orders["finished"][order_a], told_a, two_orders["failed_a"], two_orders["scheduled_a"]}
+    assert jobs[two_orders["finished"][order_a]]["place"] == jobs[told_a]["place"] == "finished"
     assert jobs[two_orders["failed_a"]]["place"] == "failed"
     assert jobs[two_orders["scheduled_a"]]["place"] == "scheduled"
-    assert all(job["order_ids"] == [order_a] and job["function"] == MIRROR_CANCELLATION for job in jobs.values())
+    assert all(job["order_ids"] == [order_a] for job in jobs.values())
+    assert {job["function"] for job in jobs.values()} == {MIRROR_CANCELLATION, TELL_CANCELLATION}
     assert {f"print-mirror:fingerprint:{SHOP}:{order_a}", sweep_key(order_a)} <= set(report["redis_keys"])
     # Every app key naming A is reported; nothing about B is.
     named_a = {

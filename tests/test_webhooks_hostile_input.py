@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.cancellation import mirror_cancellation
-from plugin.errors import InvalidPayload
+from jobs.tell_store import tell_cancellation
+from plugin.errors import InvalidPayload, PermanentError
 from plugin.shopify.webhook_signature import sign
 from tests.conftest import API_SECRET, SHOP
 
@@ -135,3 +136,10 @@ def test_huge_and_deeply_nested_json(client, queue):
 def test_job_with_wrong_argument_types_fails_permanently(order_id):
     with pytest.raises(InvalidPayload):
         mirror_cancellation(SHOP, order_id)
+
+
+@settings(max_examples=60, deadline=None)
+@given(provider_name=json_values, outcomes=json_values)
+def test_a_note_job_with_wrong_arguments_fails_permanently(provider_name, outcomes):
+    with pytest.raises(PermanentError):
+        tell_cancellation(SHOP, "820982911946154508", provider_name, outcomes if outcomes != [] else [1])

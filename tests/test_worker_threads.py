@@ -44,7 +44,7 @@ def test_one_worker_runs_many_jobs_at_once_and_records_each(app, live_app, insta
     late = _cancel(shopify, gelato, live_app, status="printed")
     in_flight = InFlight(hold=0.2)
     gelato.before("POST", r":cancel$", in_flight)
-    # Two searches fail once: their jobs are retried by RQ (RETRY_INTERVALS 0) from inside a thread.
+    # Two searches fail once: their jobs are held for Gelato and run again from inside a thread.
     gelato.fail_next("POST", r"/orders:search$", 503, times=2)
 
     run_worker(app, burst=True, with_scheduler=False)
@@ -53,14 +53,13 @@ def test_one_worker_runs_many_jobs_at_once_and_records_each(app, live_app, insta
     assert all(gelato.status_of(print_id) == "canceled" for _, print_id in orders)
     assert all("print-cancelled" in shopify.order(SHOP, order_id)["tags"] for order_id, _ in orders)
     assert "print-cancel-too-late" in shopify.order(SHOP, late[0])["tags"]
-    assert queue.finished_job_registry.count == 17
+    finished = Job.fetch_many(queue.finished_job_registry.get_job_ids(), connection=queue.connection)
+    cancellations = [job for job in finished if job.func_name == "jobs.cancellation.mirror_cancellation"]
+    assert len(cancellations) == 17 and len(finished) == 34  # and each one's note-and-tag job
     assert queue.failed_job_registry.count == 0 and queue.started_job_registry.count == 0 and queue.count == 0
-    retried = [
-        job
-        for job in Job.fetch_many(queue.finished_job_registry.get_job_ids(), connection=queue.connection)
-        if job.retries_left != 3
-    ]
-    assert len(retried) == 2
+    # The two failed searches marked Gelato down: those jobs, and any that met the mark, were held
+    # and released by a probe (with RETRY_INTERVALS 0 there is no retry budget to hold for free).
+    assert len([job for job in cancellations if job.retries_left != 3]) >= 2
 
 
 def test_a_job_past_its_timeout_in_a_thread_fails_and_the_order_is_told(app, live_app, installed_shop, shopify, gelato, queue):

@@ -15,7 +15,6 @@ from plugin.errors import (
     AdminForbidden,
     AdminUnauthorized,
     RateLimited,
-    TransientError,
 )
 from plugin.http import error_summary, send
 from plugin.shopify.shop_domain import admin_base_url
@@ -49,7 +48,9 @@ class AdminClient:
         timeout: tuple[float, float],
         on_unauthorized: Callable[[], bool] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_inline_wait: float = MAX_INLINE_THROTTLE_WAIT,
     ):
+        """max_inline_wait: the longest throttle waited out in place; longer ones raise RateLimited (0: never wait)."""
         self.shop = shop
         self._url = url
         self._access_token = access_token
@@ -58,6 +59,9 @@ class AdminClient:
         # Called once on a 401; True means a fresh token is available and the call is worth repeating.
         self._on_unauthorized = on_unauthorized
         self._sleep = sleep
+        self._max_inline_wait = max_inline_wait
+        # The store's cost bucket as the last answer reported it: (currently available, maximum, restore rate).
+        self.bucket: tuple[float, float, float] | None = None
 
     def execute(self, document: str, variables: dict | None = None, *, wait_inline: bool = True) -> dict:
         """Run one document with variables and return its `data`; raise on any error.
@@ -76,10 +80,8 @@ class AdminClient:
                 retried_unauthorized = True
             except (_Throttled, RateLimited) as throttled:
                 wait = throttled.wait if isinstance(throttled, _Throttled) else (throttled.retry_after or 1.0)
-                if not wait_inline:
+                if not wait_inline or wait > self._max_inline_wait or attempt == MAX_INLINE_THROTTLE_TRIES:
                     raise RateLimited(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
-                if wait > MAX_INLINE_THROTTLE_WAIT or attempt == MAX_INLINE_THROTTLE_TRIES:
-                    raise TransientError(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
                 log.info("Admin API throttled for %s; waiting %.2fs for the bucket to refill", self.shop, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -100,8 +102,8 @@ class AdminClient:
                 return self.execute(document, variables, wait_inline=False)
             except RateLimited as throttled:
                 wait = throttled.retry_after or 1.0
-                if wait > MAX_INLINE_THROTTLE_WAIT or attempt == MAX_INLINE_THROTTLE_TRIES:
-                    raise TransientError(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
+                if wait > self._max_inline_wait or attempt == MAX_INLINE_THROTTLE_TRIES:
+                    raise RateLimited(f"Admin API throttled for {self.shop}", retry_after=wait) from throttled
                 log.info("Admin API throttled for %s; waiting %.2fs, then reading again before the write", self.shop, wait)
                 self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -145,6 +147,7 @@ class AdminClient:
             raise AdminAPIError(f"Admin API ({self.shop}): {_describe_errors(errors)}")
         if response.status_code != 200:
             raise AdminAPIError(f"Admin API ({self.shop}): HTTP {response.status_code} {error_summary(response)}")
+        self.bucket = _bucket(body) or self.bucket
         data = body.get("data")
         if not isinstance(data, dict):
             raise AdminAPIError(f"Admin API ({self.shop}): answer has no data")
@@ -188,6 +191,20 @@ def _throttle_wait(body: dict) -> float:
     except (TypeError, ValueError):
         return 1.0
     return max(0.05, (needed - available) / max(restore_rate, 1.0))
+
+
+def _bucket(body: dict) -> tuple[float, float, float] | None:
+    """(currently available, maximum, restore rate) from an answer's extensions.cost.throttleStatus, if well formed.
+
+    Shopify reports the bucket on every answer (https://shopify.dev/docs/api/usage/rate-limits#graphql-admin-api-rate-limits).
+    """
+    status = ((body.get("extensions") or {}).get("cost") or {}).get("throttleStatus")
+    if not isinstance(status, dict):
+        return None
+    try:
+        return float(status["currentlyAvailable"]), float(status["maximumAvailable"]), float(status["restoreRate"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _describe_errors(errors) -> str:

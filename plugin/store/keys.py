@@ -42,6 +42,14 @@ LANE_RING = KeyKind(
 )
 LANE_TURN = KeyKind(f"{PREFIX}lane-turn", False, "a counter of turns given, for the rings' scores")
 LANE_DOORBELL = KeyKind(f"{PREFIX}lane-doorbell", False, "wakes an idle worker when a job enters a lane")
+ACCOUNT_DOWN = KeyKind(
+    f"{PREFIX}account-down:", False, "a remote account held as down (until a probe succeeds) or paused (for its TTL)"
+)
+ACCOUNT_PROBE = KeyKind(
+    f"{PREFIX}account-probe:", False, "a down account was probed less than one probe interval ago (the released job id)"
+)
+ACCOUNT_HELD = KeyKind(f"{PREFIX}account-held:", False, "ids of the jobs set aside while an account is down, by when")
+ACCOUNTS_DOWN = KeyKind(f"{PREFIX}accounts-down", False, "every account held as down or paused, by when it went down")
 
 KINDS = (
     METRICS,
@@ -58,4 +66,8 @@ KINDS = (
     LANE_RING,
     LANE_TURN,
     LANE_DOORBELL,
+    ACCOUNT_DOWN,
+    ACCOUNT_PROBE,
+    ACCOUNT_HELD,
+    ACCOUNTS_DOWN,
 )

@@ -35,6 +35,7 @@ class Call:
     fields: tuple = ()  # FakeShopify GraphQL: root field names of the executed operation
     variables: dict | None = None  # FakeShopify GraphQL: the request's variables
     operation_name: str | None = None  # FakeShopify GraphQL: the operation executed
+    down: bool = False  # answered 503 because the fake was down (set_down / down_until), not handled
 
 
 @dataclass
@@ -87,6 +88,8 @@ class FakeService:
         self._faults: list[_Fault] = []
         self._hooks: list[dict] = []  # before(): {"method", "pattern", "callback", "remaining"}
         self.latency = 0.0
+        # An outage: every request arriving in [start, end) of time.monotonic() is answered 503.
+        self._down: tuple[float, float] | None = None
         self._server = LocalServer(self.wsgi_app)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -132,6 +135,24 @@ class FakeService:
         with self._lock:
             self._hooks.append({"method": method, "pattern": re.compile(path_regex), "callback": callback, "remaining": times})
 
+    def set_down(self, down: bool) -> None:
+        """Answer 503 to every request from now on (True), or serve again at once (False)."""
+        with self._lock:
+            self._down = (time.monotonic(), float("inf")) if down else None
+
+    def down_until(self, deadline: float, since: float | None = None) -> None:
+        """Answer 503 to every request arriving from `since` (default now) until `deadline` (time.monotonic() values)."""
+        with self._lock:
+            self._down = (time.monotonic() if since is None else since, deadline)
+
+    def is_down(self, at: float | None = None) -> bool:
+        """True when a request arriving at `at` (default now, time.monotonic()) is answered 503 by set_down/down_until."""
+        with self._lock:
+            if self._down is None:
+                return False
+            start, end = self._down
+            return start <= (time.monotonic() if at is None else at) < end
+
     def _add_fault(self, method, path_regex, status, times, body, headers) -> None:
         """Queue a canned failure (used by the public fail_next of each fake)."""
         if times < 1:
@@ -151,12 +172,13 @@ class FakeService:
             ]
 
     def _reset_common(self) -> None:
-        """Clear the call log, faults and latency (each fake's reset() adds its own state)."""
+        """Clear the call log, faults, outage and latency (each fake's reset() adds its own state)."""
         with self._lock:
             self.calls.clear()
             self._faults.clear()
             self._hooks.clear()
             self.latency = 0.0
+            self._down = None
 
     # -- request pipeline ------------------------------------------------------------------
 
@@ -182,8 +204,12 @@ class FakeService:
         """Body used when fail_next() was given none; each fake overrides it with its API's shape."""
         return {"message": f"Injected failure ({status})"}
 
+    def _down_response(self) -> Response:
+        """What a request gets while the fake is down: 503 with the API's error shape (what fail_next would send)."""
+        return json_response(self._default_fault_body(503), 503)
+
     def wsgi_app(self, environ, start_response):
-        """WSGI entry point: record the call, apply latency and faults, then dispatch."""
+        """WSGI entry point: record the call, apply latency, an outage and faults, then dispatch."""
         request = Request(environ)
         body, parsed, form = _parse_body(request)
         call = Call(
@@ -202,8 +228,12 @@ class FakeService:
         # Sleep outside the lock so a slow fake still serves concurrent requests concurrently.
         if latency:
             time.sleep(latency)
-        fault = self._take_fault(request.method, request.path)
-        if fault is not None:
+        # An outage answers every request that arrived during it and leaves queued faults for after it.
+        call.down = self.is_down(call.time)
+        fault = None if call.down else self._take_fault(request.method, request.path)
+        if call.down:
+            response = self._down_response()
+        elif fault is not None:
             response = self._fault_response(fault)
         else:
             try:

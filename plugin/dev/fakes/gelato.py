@@ -14,6 +14,8 @@ account's order; the `{"code", "message"}` bodies and the 404 are this fake's as
 from __future__ import annotations
 
 import copy
+import heapq
+import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -41,6 +43,8 @@ CANCELLABLE_STATUSES = frozenset(
         "not_connected",
     }
 )
+# The status an order's production clock moves it to: too late to cancel (409), as at Gelato.
+IN_PRODUCTION = "in_production"
 # Statuses after which a shipment (with tracking) exists on the order.
 _SHIPPED_STATUSES = frozenset({"shipped", "in_transit", "delivered", "returned"})
 MAX_SEARCH_LIMIT = 100
@@ -124,6 +128,11 @@ class FakeGelato(FakeService):
         # orderReferenceId → order ids, in creation order: a search by reference (what the app
         # sends) stays as fast with thousands of orders seeded as with one, as Gelato's does.
         self._by_reference: dict[str, list[str]] = {}
+        # Production clocks: a heap of (time.monotonic() when it goes to production, order id), and
+        # what happened: when each order went to production, when each was canceled over HTTP.
+        self._production_clock: list[tuple[float, str]] = []
+        self._went_to_production: dict[str, float] = {}
+        self._canceled_at: dict[str, float] = {}
         self._routes = Map(
             [
                 Rule("/v4/orders:search", methods=["POST"], endpoint="search"),
@@ -166,11 +175,12 @@ class FakeGelato(FakeService):
         currency: str = "USD",
         connected_order_ids: Iterable[str] = (),
         api_key: str | None = None,
+        production_at: float | None = None,
     ) -> str:
         """Seed an order (status default "passed", or "draft" for order_type "draft") and return its id.
 
         api_key names the account it belongs to (None: the default account); a store_id joins that
-        account's stores, and may not be another account's.
+        account's stores, and may not be another account's. production_at: see set_production_clock.
         """
         if order_type is None:
             order_type = "draft" if status == "draft" else "order"
@@ -197,6 +207,8 @@ class FakeGelato(FakeService):
             )
             order["connectedOrderIds"] = list(connected_order_ids)
             self._store(order, account)
+            if production_at is not None:
+                self.set_production_clock(order_id, production_at)
             return order_id
 
     def add_split_order(
@@ -237,6 +249,40 @@ class FakeGelato(FakeService):
                 item["fulfillmentStatus"] = status
             self._after_status_change(order)
 
+    def set_production_clock(self, order_id: str, at: float) -> None:
+        """Make the order go to "in_production" at time.monotonic() `at` unless it was canceled before.
+
+        The move happens when the fake is next asked anything (any request, or a read such as
+        status_of), before it answers: from then on a cancel is refused with 409 like Gelato's.
+        went_to_production_at() says when the move was due.
+        """
+        with self._lock:
+            self._get(order_id)
+            heapq.heappush(self._production_clock, (float(at), order_id))
+
+    def went_to_production_at(self, order_id: str) -> float | None:
+        """When the order's production clock moved it to "in_production" (time.monotonic()), None if it did not."""
+        with self._lock:
+            self._run_production_clock()
+            return self._went_to_production.get(order_id)
+
+    def canceled_at(self, order_id: str) -> float | None:
+        """When a cancel call over HTTP canceled the order (time.monotonic()), None if none did."""
+        with self._lock:
+            return self._canceled_at.get(order_id)
+
+    def _run_production_clock(self, now: float | None = None) -> None:
+        """Move every order whose production time has come, and that is still cancellable, to "in_production"."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            while self._production_clock and self._production_clock[0][0] <= now:
+                at, order_id = heapq.heappop(self._production_clock)
+                order = self._orders.get(order_id)
+                if order is None or order["fulfillmentStatus"] not in CANCELLABLE_STATUSES:
+                    continue  # canceled in time (or removed, or moved on by a test): production never starts
+                self.set_status(order_id, IN_PRODUCTION)
+                self._went_to_production[order_id] = at
+
     def set_item_status(self, order_id: str, item_reference_id: str, status: str) -> None:
         """Set one item's fulfillmentStatus (e.g. one item printed while the order still shows passed)."""
         with self._lock:
@@ -251,21 +297,25 @@ class FakeGelato(FakeService):
     def order(self, order_id: str) -> dict:
         """A deep copy of the full order (raises KeyError if unknown)."""
         with self._lock:
+            self._run_production_clock()
             return copy.deepcopy(self._get(order_id))
 
     def status_of(self, order_id: str) -> str:
         """The order's fulfillmentStatus (raises KeyError if unknown)."""
         with self._lock:
+            self._run_production_clock()
             return str(self._get(order_id)["fulfillmentStatus"])
 
     def orders_for(self, reference_id: str) -> list[dict]:
         """Deep copies of all orders with that orderReferenceId, in creation order."""
         with self._lock:
+            self._run_production_clock()
             return [copy.deepcopy(o) for o in self._orders.values() if o["orderReferenceId"] == reference_id]
 
     def all_orders(self) -> list[dict]:
         """Deep copies of every order, in creation order."""
         with self._lock:
+            self._run_production_clock()
             return [copy.deepcopy(o) for o in self._orders.values()]
 
     def account_of(self, order_id: str) -> str:
@@ -282,7 +332,7 @@ class FakeGelato(FakeService):
     # -- fault injection and hooks ---------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget added accounts, all orders, faults, hooks, latency and recorded calls."""
+        """Forget added accounts, all orders and their production clocks, faults, hooks, latency and recorded calls."""
         with self._lock:
             self._reset_common()
             self._accounts.clear()
@@ -291,6 +341,9 @@ class FakeGelato(FakeService):
             self._orders.clear()
             self._by_reference.clear()
             self.products_without_files.clear()
+            self._production_clock.clear()
+            self._went_to_production.clear()
+            self._canceled_at.clear()
 
     def _default_fault_body(self, status: int) -> Any:
         """Gelato-shaped error body for injected failures."""
@@ -318,6 +371,7 @@ class FakeGelato(FakeService):
         try:
             body = self._json_body(request) if request.method in ("POST", "PATCH") else None
             with self._lock:
+                self._run_production_clock()  # production never waits for a request to look
                 return getattr(self, f"_ep_{endpoint}")(body=body, account=account, **args)
         except _ApiError as exc:
             return exc.response()
@@ -416,6 +470,7 @@ class FakeGelato(FakeService):
         for item in order["items"]:
             item["fulfillmentStatus"] = "canceled"
         order["updatedAt"] = _now()
+        self._canceled_at[order_id] = time.monotonic()
         return json_response({})
 
     def _ep_patch(self, body: Any, account: str | None, order_id: str) -> Response:

@@ -6,6 +6,7 @@ import json
 import queue
 import re
 import threading
+import time
 from typing import Any
 
 from graphql import build_schema
@@ -52,8 +53,9 @@ class FakeShopify(ShopStore, OAuthMixin, GraphQLMixin, WebhooksMixin, FakeServic
         self._schema = build_schema(SCHEMA_PATH.read_text(encoding="utf-8"))
         self._compiled: dict[str, tuple] = {}  # query text -> (document, syntax error, validation errors)
         # False: every answer reports a nearly full bucket, so an app that paces itself on
-        # throttleStatus never slows the tests down; True: a real leaky bucket (never throttles
-        # by itself either; use throttle_next for that).
+        # throttleStatus never slows the tests down; True: a real leaky bucket per shop, refilling
+        # at RESTORE_RATE points a second, that throttles a query costing more than it holds
+        # (set_bucket empties or fills it; throttle_next still throttles on demand).
         self.drain_bucket = False
         # Not None: the scopes the merchant "granted", reported by the code exchange instead of the
         # requested ones (a merchant or a Partner Dashboard config granting less).
@@ -73,6 +75,13 @@ class FakeShopify(ShopStore, OAuthMixin, GraphQLMixin, WebhooksMixin, FakeServic
     ) -> None:
         """Answer the next `times` requests (matching path_regex/method if given) with HTTP `status`."""
         self._add_fault(method, path_regex, status, times, body, headers)
+
+    def set_bucket(self, shop: str, points: float) -> None:
+        """Set what the shop's cost bucket holds now (it refills from here when drain_bucket is True)."""
+        with self._lock:
+            state = self._shops[shop]
+            state.bucket = float(points)
+            state.bucket_time = time.monotonic()
 
     def _default_fault_body(self, status: int) -> Any:
         """Shopify-style error body for injected failures."""

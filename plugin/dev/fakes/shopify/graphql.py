@@ -312,6 +312,8 @@ class GraphQLMixin:
             if syntax_error is None and not validation_errors and requested > MAX_QUERY_COST:
                 return self._max_cost_exceeded(state, requested)
             throttled_status = self._throttles.pop(0) if self._throttles else None
+            if throttled_status is None and self.drain_bucket and self._refill(state) < requested:
+                throttled_status = 200  # Shopify refuses a query costing more than the bucket holds
             if throttled_status is not None:
                 return self._throttled(state, requested, throttled_status)
             if syntax_error is not None:
@@ -357,10 +359,7 @@ class GraphQLMixin:
     def _graphql_response(self, state: _Shop, payload: dict, requested: int, actual: int) -> Response:
         """Attach extensions.cost (throttleStatus per drain_bucket) and answer 200."""
         if self.drain_bucket:
-            elapsed = time.monotonic() - state.bucket_time
-            state.bucket = min(BUCKET_MAX, state.bucket + elapsed * RESTORE_RATE)
-            state.bucket = max(0.0, state.bucket - actual)
-            state.bucket_time = time.monotonic()
+            state.bucket = max(0.0, self._refill(state) - actual)
         else:
             state.bucket = BUCKET_MAX - actual
         payload["extensions"] = {
@@ -375,6 +374,14 @@ class GraphQLMixin:
             }
         }
         return json_response(payload)
+
+    @staticmethod
+    def _refill(state: _Shop) -> float:
+        """Leak the points restored since the last answer back into the shop's bucket; what it holds now."""
+        now = time.monotonic()
+        state.bucket = min(BUCKET_MAX, state.bucket + (now - state.bucket_time) * RESTORE_RATE)
+        state.bucket_time = now
+        return state.bucket
 
     def _max_cost_exceeded(self, state: _Shop, requested: int) -> Response:
         """Shopify's MAX_COST_EXCEEDED refusal: HTTP 200, nothing executed, nothing taken from the bucket."""
@@ -400,7 +407,7 @@ class GraphQLMixin:
                     "actualQueryCost": None,
                     "throttleStatus": {
                         "maximumAvailable": BUCKET_MAX,
-                        "currentlyAvailable": max(0, requested - 1),
+                        "currentlyAvailable": int(state.bucket) if state.bucket < requested else max(0, requested - 1),
                         "restoreRate": RESTORE_RATE,
                     },
                 }

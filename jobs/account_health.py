@@ -1,0 +1,305 @@
+"""Health of each remote account, shared by every worker through Redis: a down or throttled account holds its jobs.
+
+An account is a provider account (provider_account) or a store's Admin API bucket as the notes
+and tags spend it (store_account, paced by jobs/tell_store.py).
+
+When a provider account fails transiently (a 5xx, a timeout, a refused connection, a 429), sending
+every queued job of that account into the same failure spends their retries, calls a provider that
+is down once per job and retry, and leaves workers idle after it recovers while each job waits for
+its next retry slot. Instead the first failure marks the account, and every job that needs it is
+set aside (held) before it calls, without spending a retry (jobs/failure.py). Every
+PROVIDER_PROBE_INTERVAL seconds one held job is released as the account's probe; when a probe's
+call succeeds, every held job is released at once. A 429 with Retry-After pauses the account for
+that long instead: no probe, the pause ends by itself and its jobs are released then. Other
+accounts are never held back, and every worker process sees the same marks.
+
+Holding moves no job out of RQ's sight: a held job waits in RQ's scheduled registry (its safety
+net: it runs again after HELD_RECHECK_SECONDS even if no worker releases it), and its id in the
+account's held set tells the workers' release round (jobs/worker.py) what to release early.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import redis
+from rq import get_current_job
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
+
+from jobs.lanes import LaneQueue, requeue_in_lane
+from plugin.errors import AccountPaused, RateLimited, RemoteUnavailable
+from plugin.logs import log_event
+from plugin.providers import Address, CancelResult, NewPrintOrder, PatchResult, PrintOrder, PrintProvider
+from plugin.store.keys import ACCOUNT_DOWN, ACCOUNT_HELD, ACCOUNT_PROBE, ACCOUNTS_DOWN
+from plugin.store.provider_accounts import Account
+
+log = logging.getLogger(__name__)
+
+# The two marks: down until a probe succeeds; paused until the mark expires (Retry-After).
+DOWN = "down"
+PAUSED = "paused"
+# A down mark no probe cleared is forgotten after this long; the next failure sets it again.
+DOWN_MARK_SECONDS = 3600
+# A held job nobody releases runs again after this long and looks again (it stays held while the account is).
+HELD_RECHECK_SECONDS = 300
+# The job meta naming the account a released job probes.
+PROBE_META = "probes_account"
+# Held jobs looked at for a probe in one round: the oldest may still be finishing its failed run.
+_PROBE_CANDIDATES = 5
+
+
+class Release(Enum):
+    """What releasing one held job did."""
+
+    RELEASED = "released"  # taken off RQ's scheduled registry and queued to run now
+    BUSY = "busy"  # still finishing the run that held it: try again next round
+    GONE = "gone"  # no longer waiting there (ran, deleted, or queued by RQ's scheduler)
+
+
+@dataclass(frozen=True)
+class HeldAccount:
+    """An account on the list: its state, the jobs held for it, and seconds until its mark expires."""
+
+    state: str
+    jobs: int
+    seconds_left: float
+
+
+def provider_account(name: str, api_key: str, store_id: str | None) -> str:
+    """The id of one provider account: the provider's name and a digest of its key and store, never the key."""
+    digest = hashlib.sha256(f"{api_key}\0{store_id or ''}".encode()).hexdigest()[:12]
+    return f"{name}:{digest}"
+
+
+def hold_job(connection: redis.Redis, account: str, job_id: str) -> None:
+    """Remember the job as waiting for the account (its run failed with AccountPaused)."""
+    pipe = connection.pipeline()
+    pipe.zadd(ACCOUNT_HELD.key(account), {job_id: time.time()})
+    # Listed again: a round that saw the account up and its held set empty may have just unlisted it.
+    pipe.zadd(ACCOUNTS_DOWN.key(), {account: time.time()}, nx=True)
+    pipe.execute()
+
+
+def store_account(shop: str) -> str:
+    """The id of a store's Admin API bucket, as notes and tags spend it: a digest, so /metrics names no store."""
+    return "shopify:" + hashlib.sha256(shop.encode()).hexdigest()[:12]
+
+
+class AccountHealth:
+    """The down and paused marks of every account, the jobs held for each, and their release."""
+
+    def __init__(self, connection: redis.Redis, probe_interval: float):
+        self.connection = connection
+        self.probe_interval = probe_interval
+
+    def admit(self, account: str, probe: bool) -> bool:
+        """Return whether this call probes a down account (True) or it is up (False); AccountPaused when held.
+
+        probe: the running job was released as the account's probe.
+        """
+        mark = self.connection.get(ACCOUNT_DOWN.key(account))
+        if mark is None:
+            return False
+        if probe and mark == DOWN.encode():
+            return True
+        state = mark.decode()
+        raise AccountPaused(f"{account} is {state}: the job waits for it", account)
+
+    def went_down(self, account: str, error: RemoteUnavailable | RateLimited) -> AccountPaused:
+        """Mark the account down (paused, for a 429's Retry-After) and return the error that holds the job."""
+        if isinstance(error, RateLimited) and error.retry_after:
+            state = PAUSED
+            self.pause(account, error.retry_after)
+        else:
+            state = DOWN
+            pipe = self.connection.pipeline()
+            pipe.set(ACCOUNT_DOWN.key(account), DOWN, ex=DOWN_MARK_SECONDS)
+            pipe.zadd(ACCOUNTS_DOWN.key(), {account: time.time()}, nx=True)
+            pipe.execute()
+        log_event("account_down", account=account, state=state, error=str(error)[:200])
+        return AccountPaused(f"{account} is {state}: {error}", account, retry_after=error.retry_after)
+
+    def pause(self, account: str, seconds: float) -> None:
+        """Hold the account's jobs for `seconds` (a Retry-After, a bucket refilling); they are released when it ends."""
+        pipe = self.connection.pipeline()
+        pipe.set(ACCOUNT_DOWN.key(account), PAUSED, px=max(1, round(seconds * 1000)))
+        pipe.zadd(ACCOUNTS_DOWN.key(), {account: time.time()}, nx=True)
+        pipe.execute()
+
+    def came_back(self, account: str) -> int:
+        """A probe's call succeeded: clear the mark and release every job held for the account now."""
+        self.connection.delete(ACCOUNT_DOWN.key(account), ACCOUNT_PROBE.key(account))
+        released = self.release_all(account)
+        log_event("account_up", account=account, released=released)
+        return released
+
+    def release_round(self) -> int:
+        """One round of every worker's release thread: accounts back up release all, down ones a probe."""
+        released = 0
+        for raw in self.connection.zrange(ACCOUNTS_DOWN.key(), 0, -1):
+            account = raw.decode()
+            mark = self.connection.get(ACCOUNT_DOWN.key(account))
+            if mark is None:
+                released += self.release_all(account)
+                self._unlist_if_empty(account)
+            elif mark == DOWN.encode():
+                released += self._release_probe(account)
+        return released
+
+    def release_all(self, account: str) -> int:
+        """Release every job held for the account; those still finishing their run stay for the next round."""
+        released = 0
+        for raw in self.connection.zrange(ACCOUNT_HELD.key(account), 0, -1):
+            outcome = self._release(account, raw.decode())
+            released += outcome is Release.RELEASED
+        return released
+
+    def held(self) -> dict[str, HeldAccount]:
+        """Every account listed now: its state ("down", "paused", "up" while its jobs are being released), jobs, time left."""
+        accounts = [raw.decode() for raw in self.connection.zrange(ACCOUNTS_DOWN.key(), 0, -1)]
+        with self.connection.pipeline(transaction=False) as pipe:
+            for account in accounts:
+                pipe.get(ACCOUNT_DOWN.key(account))
+                pipe.zcard(ACCOUNT_HELD.key(account))
+                pipe.pttl(ACCOUNT_DOWN.key(account))
+            answers = pipe.execute()
+        return {
+            account: HeldAccount((mark or b"up").decode(), jobs, max(left, 0) / 1000)
+            for account, mark, jobs, left in zip(accounts, answers[::3], answers[1::3], answers[2::3], strict=True)
+        }
+
+    def _release_probe(self, account: str) -> int:
+        """Release the oldest held job as the account's probe, unless a probe was released less than an interval ago."""
+        probe_key = ACCOUNT_PROBE.key(account)
+        if self.connection.exists(probe_key):
+            return 0
+        for raw in self.connection.zrange(ACCOUNT_HELD.key(account), 0, _PROBE_CANDIDATES - 1):
+            job_id = raw.decode()
+            # Claimed first: of the workers' rounds, one releases a probe an interval.
+            if not self.connection.set(probe_key, job_id, nx=True, px=max(1, round(self.probe_interval * 1000))):
+                return 0
+            outcome = self._release(account, job_id, probe=True)
+            if outcome is Release.RELEASED:
+                log_event("account_probe", account=account, job_id=job_id)
+                return 1
+            self.connection.delete(probe_key)
+        return 0
+
+    def _release(self, account: str, job_id: str, probe: bool = False) -> Release:
+        """Move one held job from RQ's scheduled registry to its queue, at most once across workers.
+
+        probe: the job may call the account while it is down (its meta says so, for guard()).
+        """
+        try:
+            job = Job.fetch(job_id, connection=self.connection)
+        except NoSuchJobError:
+            self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
+            return Release.GONE
+        registry = ScheduledJobRegistry(job.origin, connection=self.connection)
+        # The ZREM is the claim: of two workers releasing the same job, one removes it and queues it.
+        if self.connection.zrem(registry.key, job_id):
+            job.meta[PROBE_META] = account if probe else None
+            shop = job.kwargs.get("shop") if isinstance(job.kwargs, dict) else None
+            queue = LaneQueue(job.origin, connection=self.connection)
+            if isinstance(shop, str):
+                requeue_in_lane(queue, shop, job)  # its store's turn, like any new job of the store
+            else:
+                queue.enqueue_job(job)
+            self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
+            return Release.RELEASED
+        if job.get_status(refresh=True) == JobStatus.STARTED:
+            return Release.BUSY  # its failed run is still being recorded; RQ schedules it in a moment
+        self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
+        return Release.GONE
+
+    def _unlist_if_empty(self, account: str) -> None:
+        """Drop an account that is up from the list once nothing is held for it."""
+        if not self.connection.zcard(ACCOUNT_HELD.key(account)):
+            self.connection.zrem(ACCOUNTS_DOWN.key(), account)
+
+
+class HoldableJob(Job):
+    """An RQ job whose next retry can be a hold: scheduled HELD_RECHECK_SECONDS away, for a release to bring forward."""
+
+    hold_seconds: float | None = None
+
+    def get_retry_interval(self):
+        """The hold's delay when the failure callback held the job, else RQ's interval for this retry."""
+        if self.hold_seconds is not None:
+            return self.hold_seconds
+        return super().get_retry_interval()
+
+
+def guarded_client(svc, account: Account) -> GuardedProvider:
+    """The job's client of a provider account, guarded by the account's health."""
+    health = AccountHealth(svc.redis, svc.config["PROVIDER_PROBE_INTERVAL"])
+    return guard(svc.provider_client(account), health, provider_account(account.provider, account.api_key, account.store_id))
+
+
+class GuardedProvider:
+    """A provider client whose every call passes its account's health: held while down, marked on failure."""
+
+    def __init__(self, client: PrintProvider, health: AccountHealth, account: str, probe: bool = False):
+        self._client = client
+        self._health = health
+        self.account = account
+        self._probe = probe
+        self.name = client.name
+        self.supports_replacement = client.supports_replacement
+
+    def check_account(self) -> None:
+        """The client's check_account, guarded."""
+        return self._call(self._client.check_account)
+
+    def find_orders(self, reference_id: str) -> list[PrintOrder]:
+        """The client's find_orders, guarded."""
+        return self._call(self._client.find_orders, reference_id)
+
+    def get_order(self, order_id: str) -> PrintOrder | None:
+        """The client's get_order, guarded."""
+        return self._call(self._client.get_order, order_id)
+
+    def cancel_order(self, order_id: str) -> CancelResult:
+        """The client's cancel_order, guarded."""
+        return self._call(self._client.cancel_order, order_id)
+
+    def patch_order(self, order_id: str, quantities: dict[str, int], address: Address | None) -> PatchResult:
+        """The client's patch_order, guarded."""
+        return self._call(self._client.patch_order, order_id, quantities, address)
+
+    def create_order(self, order: NewPrintOrder) -> PrintOrder:
+        """The client's create_order, guarded."""
+        return self._call(self._client.create_order, order)
+
+    def __getattr__(self, name: str):
+        # Optional provider calls (find_orders_by_any): guarded too; absent ones stay absent.
+        call = getattr(self._client, name)
+        if not callable(call):
+            return call
+        return lambda *args, **kwargs: self._call(call, *args, **kwargs)
+
+    def _call(self, call, *args, **kwargs):
+        probing = self._health.admit(self.account, self._probe)
+        try:
+            return call(*args, **kwargs)
+        except (RemoteUnavailable, RateLimited) as exc:
+            probing = False
+            raise self._health.went_down(self.account, exc) from exc
+        finally:
+            if probing:
+                # Any answer but a transient failure (even a refusal) shows the account is reachable again.
+                self._health.came_back(self.account)
+                self._probe = False  # the account is up: this job's later calls are ordinary ones
+
+
+def guard(client: PrintProvider, health: AccountHealth, account: str) -> GuardedProvider:
+    """The client guarded by its account's health, for the job running now (released as its probe or not)."""
+    job = get_current_job()
+    probe = job is not None and job.meta.get(PROBE_META) == account
+    return GuardedProvider(client, health, account, probe)
