@@ -1,6 +1,6 @@
 """Run every benchmark in one process on this machine and print the figures as ratios to baselines.
 
-    python3 manage.py bench [--requests N] [--burst N] [--latency-samples N] [--door-variants]
+    python3 manage.py bench [--requests N] [--burst N] [--latency-samples N] [--door-variants] [--only NAME] [--seed N]
 
 Figures are only comparable within one run: each is set against a baseline measured in the same
 run on the same machine (bare Flask, and the floor of HMAC plus one Redis write, for the webhook
@@ -35,7 +35,7 @@ from plugin.shopify.webhook_signature import sign
 from plugin.store.migrate import upgrade
 from plugin.store.shops import install_shop
 
-from . import door_variants, load, neighbours, processes
+from . import bad_day, door_variants, load, neighbours, outage, processes
 
 SHOP = "bench.myshopify.com"
 # The quiet neighbour of the noisy-neighbour benchmark.
@@ -416,7 +416,12 @@ def main() -> int:
     parser.add_argument(
         "--neighbour-burst-real-speed", type=int, default=2000, help="shop A's cancellations when the fakes answer at real speed"
     )
-    parser.add_argument("--only", choices=("ack", "latency", "burst", "crash", "neighbours"), help="run one benchmark only")
+    parser.add_argument("--seed", type=int, default=bad_day.SEED, help="the bad day's random seed")
+    parser.add_argument(
+        "--only",
+        choices=("ack", "latency", "burst", "crash", "neighbours", "outage", "bad_day"),
+        help="run one benchmark only",
+    )
     parser.add_argument(
         "--door-variants",
         action="store_true",
@@ -432,6 +437,8 @@ def main() -> int:
                 "burst": lambda: bench_burst(bench, args.burst, args.concurrency),
                 "crash": lambda: bench_crash(bench, args.crash_rounds),
                 "neighbours": lambda: bench_neighbours(bench, args.burst, args.neighbour_burst_real_speed),
+                "outage": lambda: outage.bench_outage(bench, SHOP),
+                "bad_day": lambda: bad_day.bench_bad_day(bench, SHOP, SHOP_B, seed=args.seed),
             }
             figures = {
                 "machine": {
@@ -493,6 +500,10 @@ def summary(f: dict) -> str:
                 f" ({n['cancellations_per_second_per_process']:.1f} cancellations/s per process, peak worker RSS"
                 f" {n['peak_worker_rss_mib']:.0f} MiB); non-2xx {n['non_2xx']}"
             )
+    if "outage" in f:
+        lines.extend(outage.summary_lines(f["outage"]))
+    if "bad_day" in f:
+        lines.extend(bad_day.summary_lines(f["bad_day"]))
     return "\n".join(lines)
 
 

@@ -1,7 +1,8 @@
 """Health of each remote account, shared by every worker through Redis: a down or throttled account holds its jobs.
 
-An account is a provider account (provider_account) or a store's Admin API bucket as the notes
-and tags spend it (store_account, paced by jobs/tell_store.py).
+An account is a provider account (provider_account), a store's Admin API bucket (store_account:
+a throttled job waits for its restore time, jobs/failure.py), or the share of that bucket its notes
+and tags may spend (paced by jobs/tell_store.py).
 
 When a provider account fails transiently (a 5xx, a timeout, a refused connection, a 429), sending
 every queued job of that account into the same failure spends their retries, calls a provider that
@@ -87,7 +88,7 @@ def hold_job(connection: redis.Redis, account: str, job_id: str) -> None:
 
 
 def store_account(shop: str) -> str:
-    """The id of a store's Admin API bucket, as notes and tags spend it: a digest, so /metrics names no store."""
+    """The id of a store's Admin API bucket (a throttled job waits on it): a digest, so /metrics names no store."""
     return "shopify:" + hashlib.sha256(shop.encode()).hexdigest()[:12]
 
 
