@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from enum import Enum
 
 import redis
+from redis.commands.core import Script
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from jobs.lanes import LaneQueue, requeue_in_lane
+from jobs.lanes import LaneQueue, requeue_from
 from plugin.errors import AccountPaused, RateLimited, RemoteUnavailable
 from plugin.logs import log_event
 from plugin.providers import Address, CancelResult, NewPrintOrder, PatchResult, PrintOrder, PrintProvider
@@ -53,6 +54,16 @@ HELD_RECHECK_SECONDS = 300
 PROBE_META = "probes_account"
 # Held jobs looked at for a probe in one round: the oldest may still be finishing its failed run.
 _PROBE_CANDIDATES = 5
+
+
+# KEYS: the list of accounts, the account's mark, its held set. ARGV: the account.
+_UNLIST = """
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('ZCARD', KEYS[3]) == 0 then
+  return redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 0
+"""
+_UNLIST_SCRIPT = Script(None, _UNLIST.encode())  # type: ignore[arg-type]  # the client comes with each call
 
 
 class Release(Enum):
@@ -203,26 +214,31 @@ class AccountHealth:
             self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
             return Release.GONE
         registry = ScheduledJobRegistry(job.origin, connection=self.connection)
-        # The ZREM is the claim: of two workers releasing the same job, one removes it and queues it.
-        if self.connection.zrem(registry.key, job_id):
+        if self.connection.zscore(registry.key, job_id) is not None:
+            job.refresh()  # as RQ scheduled it (its failed run fetched above may have been still recording)
             job.meta[PROBE_META] = account if probe else None
             shop = job.kwargs.get("shop") if isinstance(job.kwargs, dict) else None
             queue = LaneQueue(job.origin, connection=self.connection)
-            if isinstance(shop, str):
-                requeue_in_lane(queue, shop, job)  # its store's turn, like any new job of the store
-            else:
-                queue.enqueue_job(job)
-            self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
-            return Release.RELEASED
+            # Off the registry and queued (its store's turn, like any new job of the store) in one script.
+            if requeue_from(queue, job, shop if isinstance(shop, str) else None, registry.key):
+                self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
+                return Release.RELEASED
         if job.get_status(refresh=True) == JobStatus.STARTED:
             return Release.BUSY  # its failed run is still being recorded; RQ schedules it in a moment
         self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
         return Release.GONE
 
     def _unlist_if_empty(self, account: str) -> None:
-        """Drop an account that is up from the list once nothing is held for it."""
-        if not self.connection.zcard(ACCOUNT_HELD.key(account)):
-            self.connection.zrem(ACCOUNTS_DOWN.key(), account)
+        """Drop an account that is up from the list once nothing is held for it.
+
+        One script: checked and dropped apart, a job held in between would stay held with its
+        account unlisted, unseen by every round until its safety re-run minutes later.
+        """
+        _UNLIST_SCRIPT(
+            keys=[ACCOUNTS_DOWN.key(), ACCOUNT_DOWN.key(account), ACCOUNT_HELD.key(account)],
+            args=[account],
+            client=self.connection,
+        )
 
 
 class HoldableJob(Job):

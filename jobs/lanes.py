@@ -81,11 +81,24 @@ def enqueue_in_lane(queue, shop: str, func: str, **options):
     return job
 
 
-def requeue_in_lane(queue, shop: str, job) -> None:
-    """Queue an existing job again (e.g. one held for its account) at the back of its store's lane; one transaction."""
+def requeue_from(queue, job, shop: str | None, waiting_key: str) -> bool:
+    """Move a job from the sorted set it waits in (RQ's scheduled registry) onto the queue, its store's lane when
+    shop is given: one script, so of two workers one moves it, and a worker killed midway moves it whole or not at all.
+
+    False: the job was no longer in waiting_key (another worker moved it, or it never got there).
+    """
     with queue.connection.pipeline(transaction=False) as recorder:
         queue.enqueue_job(job, pipeline=recorder)
-        _replay_in_lane(queue, shop, recorder)
+        commands = [args for args, _options in recorder.command_stack]
+        recorder.reset()
+    if shop is not None:
+        commands = into_lane(commands, queue.key, queue.name, shop)
+    keys_: list[str] = [waiting_key]
+    args: list = [job.id]
+    for name, key, *rest in commands:
+        keys_.append(_text(key))
+        args += [len(rest), name, *rest]
+    return bool(_MOVE_SCRIPT(keys=keys_, args=args, client=queue.connection))
 
 
 def _replay_in_lane(queue, shop: str, recorder) -> None:
@@ -97,6 +110,22 @@ def _replay_in_lane(queue, shop: str, recorder) -> None:
             pipe.execute_command(name, key, *args)
         pipe.execute()
 
+
+# KEYS[1]: the sorted set the job leaves, then the key of each write. ARGV[1]: the job id, then per
+# write its argument count, its name and its arguments (the writes RQ recorded for the enqueue).
+_MOVE = """
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+local a, k = 2, 2
+while a <= #ARGV do
+  local argc = tonumber(ARGV[a])
+  local command = {ARGV[a + 1], KEYS[k]}
+  for j = 1, argc do command[#command + 1] = ARGV[a + 1 + j] end
+  redis.call(unpack(command))
+  a, k = a + 2 + argc, k + 1
+end
+return 1
+"""
+_MOVE_SCRIPT = Script(None, _MOVE.encode())  # type: ignore[arg-type]  # the client comes with each call
 
 # KEYS: none (each key is built from the arguments, as RQ's own scripts do: lanes are per store).
 # ARGV: turn key, lane key prefix, then (queue key, queue name, ring key) per queue, most urgent first.

@@ -7,7 +7,7 @@ import time
 import pytest
 from rq.job import Job
 
-from jobs.account_health import AccountHealth, GuardedProvider, HeldAccount, provider_account
+from jobs.account_health import AccountHealth, GuardedProvider, HeldAccount, hold_job, provider_account
 from jobs.queueing import URGENT_QUEUE, make_queue
 from plugin.dev.procfile import process_env, start, stop, wait_until
 from plugin.errors import AccountPaused, RateLimited, RemoteUnavailable
@@ -118,3 +118,15 @@ def test_a_provider_outage_holds_the_jobs_and_a_probe_releases_them_without_spen
     assert len(finished) == len(orders) and queue.failed_job_registry.count == 0
     assert {job.retries_left for job in finished} == {3}  # waiting for the account spent no retry
     assert not [order_id for order_id, _ in orders if "print-mirror-failed" in shopify.order(SHOP, order_id)["tags"]]
+
+
+def test_an_account_stays_listed_while_a_job_is_held_for_it(redis_client):
+    health = AccountHealth(redis_client, probe_interval=0.0)
+    health.pause("gelato:blip", 0.001)
+    time.sleep(0.01)
+    hold_job(redis_client, "gelato:blip", "job-that-failed-during-the-blip")
+    health._unlist_if_empty("gelato:blip")  # the round's check: up, but a job is held
+    assert redis_client.zrange(ACCOUNTS_DOWN.key(), 0, -1) == [b"gelato:blip"]
+    health.release_round()  # the job is gone from RQ: dropped from the held set, then the account unlisted
+    health.release_round()
+    assert health.held() == {}

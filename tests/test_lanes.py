@@ -8,7 +8,7 @@ from rq import Queue
 from rq.job import Job
 
 from jobs.backlog import oldest_queued_age
-from jobs.lanes import LaneQueue, enqueue_in_lane, lane_key, ring_key, take, waiting_shops
+from jobs.lanes import LaneQueue, enqueue_in_lane, lane_key, requeue_from, ring_key, take, waiting_shops
 from jobs.queueing import QUEUE_NAME, SWEEP_QUEUE, URGENT_QUEUE, job_options, make_queues
 from tests.conftest import SHOP
 
@@ -121,3 +121,19 @@ def test_the_oldest_wait_is_found_in_whichever_lane_holds_it(app):
     old.save()
     assert waiting_shops(connection, URGENT_QUEUE)[0] == "aa-newer.myshopify.com"
     assert oldest_queued_age(connection) >= 60
+
+
+def test_a_job_leaves_the_scheduled_registry_for_its_lane_once(app):
+    connection = app.extensions["redis"]
+    queue = LaneQueue(URGENT_QUEUE, connection=connection)
+    job = _enqueue(app, URGENT_QUEUE, SHOP, "1")
+    assert take(connection, [(queue.key, queue.name)]) is not None  # a worker took it; it failed and RQ scheduled it
+    queue.schedule_job(job, job.enqueued_at + timedelta(minutes=5))
+    registry = queue.scheduled_job_registry.key
+
+    moved = [requeue_from(queue, job, SHOP, registry) for _ in range(2)]
+
+    assert moved == [True, False]  # two workers releasing it: one moves it
+    assert connection.lrange(lane_key(SHOP, URGENT_QUEUE), 0, -1) == [job.id.encode()]
+    assert queue.scheduled_job_registry.get_job_ids() == []
+    assert job.get_status(refresh=True) == "queued" and waiting_shops(connection, URGENT_QUEUE) == [SHOP]
