@@ -42,6 +42,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 from jobs.queueing import QUEUE_NAMES
@@ -122,11 +123,13 @@ def bench_bad_day(bench, shop_a: str, shop_b: str, *, seed: int = SEED, workers:
     web, url = processes.web("plugin:create_app()", bench.env, bench.log("web-bad-day"))
     procs = start_workers(bench, workers, "first")
     timeline: dict = {}
+    in_flight: list[dict] = []
     try:
         time.sleep(BOOT_SECONDS)  # the workers boot and go idle
         # The posting processes fork before the clock starts, so their start-up delays no webhook.
         with multiprocessing.get_context("fork").Pool(len(shares)) as pool:
             t0 = time.monotonic() + 0.5
+            t0_wall = time.time() + 0.5  # RQ stamps jobs with wall-clock times
             for order in orders:
                 if order.production_after is not None:
                     bench.gelato.set_production_clock(order.print_id, t0 + order.production_after)
@@ -135,6 +138,7 @@ def bench_bad_day(bench, shop_a: str, shop_b: str, *, seed: int = SEED, workers:
             time.sleep(max(0.0, t0 + KILL_AT_SECONDS - time.monotonic()))
             timeline["killed_at"] = time.monotonic() - t0
             timeline["jobs_active_at_kill"] = active_jobs(bench.redis)
+            in_flight = started_jobs(bench.redis)
             for proc in procs:
                 os.killpg(proc.pid, signal.SIGKILL)
             for proc in procs:
@@ -152,6 +156,8 @@ def bench_bad_day(bench, shop_a: str, shop_b: str, *, seed: int = SEED, workers:
             processes.stop(proc)
         processes.stop(web)
     figures = bad_day_figures(bench, orders, t0)
+    figures["in_flight_at_kill"] = [dict(job, **fate_of(bench, orders, job["order_id"], t0)) for job in in_flight]
+    figures["last_jobs_to_end"] = last_jobs_to_end(bench.redis, t0_wall)
     figures["failed_jobs"] = sum(FailedJobRegistry(name, connection=bench.redis).count for name in QUEUE_NAMES)
     after_kill = [call.time - t0 for call in bench.gelato.calls if call.time - t0 >= timeline["killed_at"]]
     timeline["first_gelato_call_after_kill"] = min(after_kill, default=None)
@@ -235,6 +241,35 @@ def _post_on_time(args) -> list[tuple[int, float, float, int | None]]:
     return answers
 
 
+def started_jobs(connection) -> list[dict]:
+    """The RQ jobs marked started (running in some worker): their function and order id."""
+    keys = [key for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
+    with connection.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.hget(key, "status")
+        ids = [key.decode().rsplit(":", 1)[-1] for key, status in zip(keys, pipe.execute()) if status == b"started"]
+    jobs = [job for job in Job.fetch_many(ids, connection=connection) if job is not None]
+    return [{"func": job.func_name, "order_id": (job.kwargs or {}).get("order_id")} for job in jobs]
+
+
+def last_jobs_to_end(connection, t0_wall: float, count: int = 3) -> list[dict]:
+    """The jobs that ended last (function, order id, status, attempts, scenario seconds): what a long tail was."""
+    ids = [key.decode().rsplit(":", 1)[-1] for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
+    jobs = [job for job in Job.fetch_many(ids, connection=connection) if job is not None and job.ended_at is not None]
+    jobs.sort(key=lambda job: job.ended_at, reverse=True)
+    return [
+        {
+            "func": job.func_name,
+            "order_id": (job.kwargs or {}).get("order_id"),
+            "status": str(getattr(job.get_status(refresh=False), "value", "")),
+            "retries_used": len(job.retry_intervals or ()) - (job.retries_left or 0),
+            "enqueued_s": None if job.enqueued_at is None else round(job.enqueued_at.timestamp() - t0_wall, 2),
+            "ended_s": round(job.ended_at.timestamp() - t0_wall, 2),
+        }
+        for job in jobs[:count]
+    ]
+
+
 def active_jobs(connection) -> int:
     """RQ jobs in Redis that are queued, started, scheduled or deferred (work not yet done)."""
     keys = [key for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
@@ -259,6 +294,21 @@ def wait_until_quiet(connection, t0: float, deadline: float) -> tuple[float | No
         if now > deadline:
             return None, left
         time.sleep(0.5)
+
+
+def fate_of(bench, orders: list[StoreOrder], order_id, t0: float) -> dict:
+    """What became of one store order's print order (scenario seconds), for the jobs the kill interrupted."""
+    order = next((o for o in orders if str(o.order_id) == str(order_id)), None)
+    if order is None:
+        return {}
+    canceled = bench.gelato.canceled_at(order.print_id)
+    return {
+        "group": order.group,
+        "arrived_s": None if order.arrived is None else round(order.arrived - t0, 2),
+        "production_s": None if order.production_after is None else round(order.production_after, 2),
+        "saved_at_s": None if canceled is None else round(canceled - t0, 2),
+        "tags": bench.shopify.order(order.shop, order.order_id)["tags"],
+    }
 
 
 def up_seconds(start: float, end: float, down: tuple[float, float]) -> float:
@@ -337,7 +387,8 @@ def bad_day_figures(bench, orders: list[StoreOrder], t0: float) -> dict:
                 "status": bench.gelato.status_of(r["order"].print_id),
                 "tags": r["tags"],
             }
-            for r in sorted(missed_while_up, key=lambda r: r["order"].production_after)[:5]
+            # Every miss with 2 s or more of up-time to act in, then the first few of the tight ones.
+            for r in sorted(missed_while_up, key=lambda r: (r["window_up_seconds"] < 2, r["order"].production_after))[:10]
         ],
         "too_late": len(not_saved),
         "too_late_told": sum(TOO_LATE_TAG in r["tags"] for r in not_saved),
@@ -386,4 +437,11 @@ def summary_lines(b: dict) -> list[str]:
         f" of {b['uncancelled_orders']} never-cancelled (target 0); all jobs done by about {done} (jobs left"
         f" {t.get('jobs_left_at_end')}, failed {b['failed_jobs']}); non-2xx {b['non_2xx']}; Gelato calls while down"
         f" {b['gelato_calls_while_down']}",
+        f"… jobs running at the kill: {len(b['in_flight_at_kill'])}"
+        + "".join(
+            f"; {job['func'].rsplit('.', 1)[-1]} arrived {job.get('arrived_s')} s, production {job.get('production_s')} s,"
+            f" saved at {job.get('saved_at_s')} s"
+            for job in b["in_flight_at_kill"]
+        )
+        + f"; first Gelato call after the kill at {t['first_gelato_call_after_kill']:.1f} s",
     ]
