@@ -23,9 +23,9 @@ import uuid
 import psutil
 import redis
 from cryptography.fernet import Fernet
-from rq import Queue
 from rq.job import Job
 
+from jobs.lanes import LaneQueue
 from jobs.queueing import URGENT_QUEUE, job_options, queue_for
 from plugin import create_app
 from plugin.config import load_config
@@ -81,8 +81,9 @@ class Bench:
         install_shop(self.app.extensions["database"], self.app.extensions["services"].cipher, SHOP, token)
         self.add_shop(SHOP_B)
         self.redis = redis.Redis.from_url(redis_url)
-        # The cancellations' queue: what every worker benchmark drains (the no-op baselines run there too).
-        self.queue = Queue(URGENT_QUEUE, connection=self.redis)
+        # The cancellations' queue: what every worker benchmark drains (the no-op baselines run there too);
+        # its count includes the stores' lanes, where the door puts each job.
+        self.queue = LaneQueue(URGENT_QUEUE, connection=self.redis)
 
     def add_shop(self, shop: str) -> None:
         """Install another shop, in the Shopify fake and in the app's database."""

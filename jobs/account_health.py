@@ -38,7 +38,7 @@ from jobs.lanes import LaneQueue, requeue_from
 from plugin.errors import AccountPaused, RateLimited, RemoteUnavailable
 from plugin.logs import log_event
 from plugin.providers import Address, CancelResult, NewPrintOrder, PatchResult, PrintOrder, PrintProvider
-from plugin.store.keys import ACCOUNT_DOWN, ACCOUNT_HELD, ACCOUNT_PROBE, ACCOUNTS_DOWN
+from plugin.store.keys import ACCOUNT_DOWN, ACCOUNT_FAILURES, ACCOUNT_HELD, ACCOUNT_PROBE, ACCOUNTS_DOWN
 from plugin.store.provider_accounts import Account
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,11 @@ DOWN = "down"
 PAUSED = "paused"
 # A down mark no probe cleared is forgotten after this long; the next failure sets it again.
 DOWN_MARK_SECONDS = 3600
+# An account is held as down after this many transient failures with no answer in between, each
+# within FAILURE_WINDOW_SECONDS of the last: one refused connection under load is not an outage
+# (measured: a 2,000-job burst on 4 workers saw some, and holding on each cost a probe interval).
+FAILURES_TO_HOLD = 3
+FAILURE_WINDOW_SECONDS = 10
 # A held job nobody releases runs again after this long and looks again (it stays held while the account is).
 HELD_RECHECK_SECONDS = 300
 # The job meta naming the account a released job probes.
@@ -72,6 +77,14 @@ class Release(Enum):
     RELEASED = "released"  # taken off RQ's scheduled registry and queued to run now
     BUSY = "busy"  # still finishing the run that held it: try again next round
     GONE = "gone"  # no longer waiting there (ran, deleted, or queued by RQ's scheduler)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """How a call may go: as a down account's probe, and whether failures were counted before it."""
+
+    probing: bool
+    after_failures: bool
 
 
 @dataclass(frozen=True)
@@ -110,18 +123,44 @@ class AccountHealth:
         self.connection = connection
         self.probe_interval = probe_interval
 
-    def admit(self, account: str, probe: bool) -> bool:
-        """Return whether this call probes a down account (True) or it is up (False); AccountPaused when held.
+    def admit(self, account: str, probe: bool) -> Admission:
+        """How a call to the account may go: as its probe, as an ordinary call; AccountPaused when it is held.
 
         probe: the running job was released as the account's probe.
         """
-        mark = self.connection.get(ACCOUNT_DOWN.key(account))
+        mark, failures = self.connection.mget(ACCOUNT_DOWN.key(account), ACCOUNT_FAILURES.key(account))
         if mark is None:
-            return False
+            return Admission(probing=False, after_failures=failures is not None)
         if probe and mark == DOWN.encode():
-            return True
+            return Admission(probing=True, after_failures=True)
         state = mark.decode()
         raise AccountPaused(f"{account} is {state}: the job waits for it", account)
+
+    def failed(
+        self, account: str, error: RemoteUnavailable | RateLimited, job_id: str | None, probing: bool
+    ) -> AccountPaused | None:
+        """A call failed transiently: AccountPaused when the account is now held (down or paused), else None.
+
+        A 429 with Retry-After pauses it at once, a failed probe keeps it down, and FAILURES_TO_HOLD
+        failures in a row mark it down. A failure short of that lets the job retry as usual, but
+        remembers it among the account's jobs, so a recovery soon after releases it early too.
+        """
+        if (isinstance(error, RateLimited) and error.retry_after) or probing:
+            return self.went_down(account, error)
+        pipe = self.connection.pipeline()
+        pipe.incr(ACCOUNT_FAILURES.key(account))
+        pipe.expire(ACCOUNT_FAILURES.key(account), FAILURE_WINDOW_SECONDS)
+        if job_id is not None:
+            pipe.zadd(ACCOUNT_HELD.key(account), {job_id: time.time()})
+            pipe.expire(ACCOUNT_HELD.key(account), DOWN_MARK_SECONDS)
+        failures = pipe.execute()[0]
+        if failures >= FAILURES_TO_HOLD:
+            return self.went_down(account, error)
+        return None
+
+    def answered(self, account: str) -> None:
+        """A call was answered after failures: the count starts again."""
+        self.connection.delete(ACCOUNT_FAILURES.key(account))
 
     def went_down(self, account: str, error: RemoteUnavailable | RateLimited) -> AccountPaused:
         """Mark the account down (paused, for a 429's Retry-After) and return the error that holds the job."""
@@ -133,6 +172,7 @@ class AccountHealth:
             pipe = self.connection.pipeline()
             pipe.set(ACCOUNT_DOWN.key(account), DOWN, ex=DOWN_MARK_SECONDS)
             pipe.zadd(ACCOUNTS_DOWN.key(), {account: time.time()}, nx=True)
+            pipe.delete(ACCOUNT_FAILURES.key(account))
             pipe.execute()
         log_event("account_down", account=account, state=state, error=str(error)[:200])
         return AccountPaused(f"{account} is {state}: {error}", account, retry_after=error.retry_after)
@@ -146,7 +186,7 @@ class AccountHealth:
 
     def came_back(self, account: str) -> int:
         """A probe's call succeeded: clear the mark and release every job held for the account now."""
-        self.connection.delete(ACCOUNT_DOWN.key(account), ACCOUNT_PROBE.key(account))
+        self.connection.delete(ACCOUNT_DOWN.key(account), ACCOUNT_PROBE.key(account), ACCOUNT_FAILURES.key(account))
         released = self.release_all(account)
         log_event("account_up", account=account, released=released)
         return released
@@ -166,11 +206,8 @@ class AccountHealth:
 
     def release_all(self, account: str) -> int:
         """Release every job held for the account; those still finishing their run stay for the next round."""
-        released = 0
-        for raw in self.connection.zrange(ACCOUNT_HELD.key(account), 0, -1):
-            outcome = self._release(account, raw.decode())
-            released += outcome is Release.RELEASED
-        return released
+        ids = [raw.decode() for raw in self.connection.zrange(ACCOUNT_HELD.key(account), 0, -1)]
+        return sum(outcome is Release.RELEASED for outcome in self._release_many(account, ids))
 
     def held(self) -> dict[str, HeldAccount]:
         """Every account listed now: its state ("down", "paused", "up" while its jobs are being released), jobs, time left."""
@@ -203,6 +240,42 @@ class AccountHealth:
             self.connection.delete(probe_key)
         return 0
 
+    def _release_many(self, account: str, ids: list[str]) -> list[Release]:
+        """Release many held jobs in a few round trips (a recovery releases hundreds at once)."""
+        jobs = {job.id: job for job in Job.fetch_many(ids, connection=self.connection) if job is not None}
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job in jobs.values():
+                pipe.zscore(ScheduledJobRegistry(job.origin, connection=self.connection).key, job.id)
+            scheduled = {job_id for job_id, score in zip(jobs, pipe.execute(), strict=True) if score is not None}
+        # Fetched again once seen in the registry: as RQ scheduled them, not as their failed run was ending.
+        fresh = {job.id: job for job in Job.fetch_many(sorted(scheduled), connection=self.connection) if job is not None}
+        with self.connection.pipeline(transaction=False) as pipe:
+            for job in fresh.values():
+                job.meta[PROBE_META] = None
+                requeue_from(
+                    LaneQueue(job.origin, connection=self.connection),
+                    job,
+                    _shop_of(job),
+                    ScheduledJobRegistry(job.origin, connection=self.connection).key,
+                    client=pipe,
+                )
+            moved = dict(zip(fresh, pipe.execute(), strict=True))
+        outcomes = []
+        done = []
+        for job_id in ids:
+            job = jobs.get(job_id)
+            if moved.get(job_id):
+                outcomes.append(Release.RELEASED)
+            elif job is not None and job.get_status(refresh=False) == JobStatus.STARTED:
+                outcomes.append(Release.BUSY)  # its failed run is still being recorded; RQ schedules it in a moment
+                continue
+            else:
+                outcomes.append(Release.GONE)
+            done.append(job_id)
+        if done:
+            self.connection.zrem(ACCOUNT_HELD.key(account), *done)
+        return outcomes
+
     def _release(self, account: str, job_id: str, probe: bool = False) -> Release:
         """Move one held job from RQ's scheduled registry to its queue, at most once across workers.
 
@@ -217,10 +290,9 @@ class AccountHealth:
         if self.connection.zscore(registry.key, job_id) is not None:
             job.refresh()  # as RQ scheduled it (its failed run fetched above may have been still recording)
             job.meta[PROBE_META] = account if probe else None
-            shop = job.kwargs.get("shop") if isinstance(job.kwargs, dict) else None
             queue = LaneQueue(job.origin, connection=self.connection)
             # Off the registry and queued (its store's turn, like any new job of the store) in one script.
-            if requeue_from(queue, job, shop if isinstance(shop, str) else None, registry.key):
+            if requeue_from(queue, job, _shop_of(job), registry.key):
                 self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
                 return Release.RELEASED
         if job.get_status(refresh=True) == JobStatus.STARTED:
@@ -239,6 +311,12 @@ class AccountHealth:
             args=[account],
             client=self.connection,
         )
+
+
+def _shop_of(job: Job) -> str | None:
+    """The store a job works for (its lane), from its arguments."""
+    shop = job.kwargs.get("shop") if isinstance(job.kwargs, dict) else None
+    return shop if isinstance(shop, str) else None
 
 
 class HoldableJob(Job):
@@ -262,11 +340,14 @@ def guarded_client(svc, account: Account) -> GuardedProvider:
 class GuardedProvider:
     """A provider client whose every call passes its account's health: held while down, marked on failure."""
 
-    def __init__(self, client: PrintProvider, health: AccountHealth, account: str, probe: bool = False):
+    def __init__(
+        self, client: PrintProvider, health: AccountHealth, account: str, probe: bool = False, job_id: str | None = None
+    ):
         self._client = client
         self._health = health
         self.account = account
         self._probe = probe
+        self._job_id = job_id
         self.name = client.name
         self.supports_replacement = client.supports_replacement
 
@@ -302,21 +383,31 @@ class GuardedProvider:
         return lambda *args, **kwargs: self._call(call, *args, **kwargs)
 
     def _call(self, call, *args, **kwargs):
-        probing = self._health.admit(self.account, self._probe)
+        admission = self._health.admit(self.account, self._probe)
         try:
-            return call(*args, **kwargs)
+            result = call(*args, **kwargs)
         except (RemoteUnavailable, RateLimited) as exc:
-            probing = False
-            raise self._health.went_down(self.account, exc) from exc
-        finally:
-            if probing:
-                # Any answer but a transient failure (even a refusal) shows the account is reachable again.
-                self._health.came_back(self.account)
-                self._probe = False  # the account is up: this job's later calls are ordinary ones
+            held = self._health.failed(self.account, exc, self._job_id, admission.probing)
+            if held is None:
+                raise
+            raise held from exc
+        except Exception:
+            self._answered(admission)  # any other answer (even a refusal) shows the account is reachable
+            raise
+        self._answered(admission)
+        return result
+
+    def _answered(self, admission: Admission) -> None:
+        if admission.probing:
+            self._health.came_back(self.account)
+            self._probe = False  # the account is up: this job's later calls are ordinary ones
+        elif admission.after_failures:
+            self._health.answered(self.account)
 
 
 def guard(client: PrintProvider, health: AccountHealth, account: str) -> GuardedProvider:
     """The client guarded by its account's health, for the job running now (released as its probe or not)."""
     job = get_current_job()
-    probe = job is not None and job.meta.get(PROBE_META) == account
-    return GuardedProvider(client, health, account, probe)
+    if job is None:
+        return GuardedProvider(client, health, account)
+    return GuardedProvider(client, health, account, probe=job.meta.get(PROBE_META) == account, job_id=job.id)

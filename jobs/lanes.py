@@ -81,11 +81,12 @@ def enqueue_in_lane(queue, shop: str, func: str, **options):
     return job
 
 
-def requeue_from(queue, job, shop: str | None, waiting_key: str) -> bool:
+def requeue_from(queue, job, shop: str | None, waiting_key: str, client=None):
     """Move a job from the sorted set it waits in (RQ's scheduled registry) onto the queue, its store's lane when
     shop is given: one script, so of two workers one moves it, and a worker killed midway moves it whole or not at all.
 
     False: the job was no longer in waiting_key (another worker moved it, or it never got there).
+    client: a pipeline to queue the move on (its execute() answers 1 or 0 for it); default: at once.
     """
     with queue.connection.pipeline(transaction=False) as recorder:
         queue.enqueue_job(job, pipeline=recorder)
@@ -98,7 +99,8 @@ def requeue_from(queue, job, shop: str | None, waiting_key: str) -> bool:
     for name, key, *rest in commands:
         keys_.append(_text(key))
         args += [len(rest), name, *rest]
-    return bool(_MOVE_SCRIPT(keys=keys_, args=args, client=queue.connection))
+    moved = _MOVE_SCRIPT(keys=keys_, args=args, client=client if client is not None else queue.connection)
+    return moved if client is not None else bool(moved)
 
 
 def _replay_in_lane(queue, shop: str, recorder) -> None:

@@ -48,6 +48,9 @@ ACCOUNT_DOWN = KeyKind(
 ACCOUNT_PROBE = KeyKind(
     f"{PREFIX}account-probe:", False, "a down account was probed less than one probe interval ago (the released job id)"
 )
+ACCOUNT_FAILURES = KeyKind(
+    f"{PREFIX}account-failures:", False, "transient failures of an account since its last answer, for a short window"
+)
 ACCOUNT_HELD = KeyKind(f"{PREFIX}account-held:", False, "ids of the jobs set aside while an account is down, by when")
 ACCOUNTS_DOWN = KeyKind(f"{PREFIX}accounts-down", False, "every account held as down or paused, by when it went down")
 
@@ -68,6 +71,7 @@ KINDS = (
     LANE_DOORBELL,
     ACCOUNT_DOWN,
     ACCOUNT_PROBE,
+    ACCOUNT_FAILURES,
     ACCOUNT_HELD,
     ACCOUNTS_DOWN,
 )

@@ -11,6 +11,10 @@ from plugin.dev.redis_server import free_port
 # Handler threads: more than the most concurrent calls any test or the benchmark makes (the bench's
 # worker processes keep WORKER_CONCURRENCY calls each in flight, held for the fakes' latency).
 _THREADS = 128
+# Connections waiting to be accepted. Cheroot's default, 5, drops connects when a benchmark's
+# workers open their keep-alive connections together (4 processes x 32 threads): the app then saw
+# connect timeouts and resets no real API gives for that, and held the account as down.
+_LISTEN_BACKLOG = 1024
 # stop() waits this long for requests in flight; a stopped fake must go quiet at once.
 _SHUTDOWN_TIMEOUT = 0.1
 # The serving loop notices stop() this often (Cheroot's default, 0.5 s, would make every stop()
@@ -60,6 +64,7 @@ class LocalServer:
                 ("127.0.0.1", self._port),
                 self._app,
                 numthreads=_THREADS,
+                request_queue_size=_LISTEN_BACKLOG,
                 shutdown_timeout=_SHUTDOWN_TIMEOUT,
             )
             server.expiration_interval = _POLL_INTERVAL
