@@ -21,15 +21,7 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     kwargs = job.kwargs or {}
     account = _account_to_wait_for(connection, kwargs, exc_value)
     if account is not None and _hold(job, connection, account):
-        log_event(
-            "job_held",
-            job=job_name(job),
-            job_id=job.id,
-            shop=kwargs.get("shop"),
-            order_id=kwargs.get("order_id"),
-            account=account,
-            retries_left=job.retries_left,
-        )
+        _log_job("job_held", job, account=account, retries_left=job.retries_left)
         return
     permanent = isinstance(exc_value, PermanentError)
     attempts = 1 + len(job.retry_intervals or ()) - (job.retries_left or 0)
@@ -41,12 +33,9 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
         stretch_next_interval(job, exc_value.retry_after)
     # RQ retries after this callback when retries are left: this run is "retried", else "failed".
     count_job(connection, job_name(job), "retried" if job.retries_left else "failed")
-    log_event(
+    _log_job(
         "job_failed",
-        job=job_name(job),
-        job_id=job.id,
-        shop=kwargs.get("shop"),
-        order_id=kwargs.get("order_id"),
+        job,
         error_type=exc_type.__name__ if exc_type else None,
         error=str(exc_value)[:300] if exc_value else None,
         permanent=permanent,
@@ -54,6 +43,12 @@ def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     )
     if not job.retries_left:
         _tell_the_store_order(job, exc_value, attempts)
+
+
+def _log_job(event: str, job, **fields) -> None:
+    """One JSON log line about a job's run: which job, its store and order, then `fields`."""
+    kwargs = job.kwargs or {}
+    log_event(event, job=job_name(job), job_id=job.id, shop=kwargs.get("shop"), order_id=kwargs.get("order_id"), **fields)
 
 
 def _account_to_wait_for(connection, kwargs: dict, error: BaseException | None) -> str | None:

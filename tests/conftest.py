@@ -8,6 +8,7 @@ import re
 
 import pytest
 import redis
+import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine, text
 
@@ -98,6 +99,15 @@ def gelato(_gelato_server):
     """The Gelato v4 fake, emptied for this test."""
     _gelato_server.reset()
     return _gelato_server
+
+
+@pytest.fixture
+def g(gelato):
+    """A requests session that authenticates to the Gelato fake, with a `url(path)` helper."""
+    session = requests.Session()
+    session.headers["X-API-KEY"] = GELATO_KEY
+    session.url = lambda path: gelato.url + path
+    return session
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from plugin.errors import AccountPaused, RateLimited, RemoteUnavailable
 from plugin.providers.gelato import GelatoClient
 from plugin.store.keys import ACCOUNT_HELD, ACCOUNTS_DOWN
 from tests.conftest import SHOP
+from tests.support.cancellations import cancel_with_webhook
 from tests.test_metrics import scrape
 
 GELATO_KEY = "test-gelato-key"  # the fake's default account, the deployment's GELATO_API_KEY in tests
@@ -82,15 +83,6 @@ def test_a_429_with_retry_after_pauses_the_account_for_that_long_only(app, redis
     assert health.held() == {}  # nothing was held: the account leaves the list
 
 
-def _cancel(shopify, gelato, live_app) -> tuple[int, str]:
-    order_id = shopify.add_order(SHOP)
-    print_id = gelato.add_order(str(order_id), status="passed")
-    shopify.cancel_order(SHOP, order_id)
-    answer = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
-    assert answer.json()["message"] == "enqueued", answer.text
-    return order_id, print_id
-
-
 def test_a_provider_outage_holds_the_jobs_and_a_probe_releases_them_without_spending_retries(
     app, live_app, installed_shop, shopify, gelato, redis_client, tmp_path
 ):
@@ -98,7 +90,7 @@ def test_a_provider_outage_holds_the_jobs_and_a_probe_releases_them_without_spen
     # Retries 30 s apart (set where the webhook enqueues the jobs): a job done sooner was released, not retried.
     app.config["RETRY_INTERVALS"] = "30,30,30"
     gelato.set_down(True)
-    orders = [_cancel(shopify, gelato, live_app) for _ in range(12)]
+    orders = [cancel_with_webhook(shopify, gelato, live_app) for _ in range(12)]
     log = tmp_path / "worker.log"
     env = process_env(app.config, PROVIDER_PROBE_INTERVAL="0.5", WORKER_CONCURRENCY="4")
     worker = start("worker", env, str(log))

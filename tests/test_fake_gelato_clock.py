@@ -4,36 +4,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
 import requests
 
-from plugin.dev.fakes import FakeGelato
-
-GELATO_KEY = "test-gelato-key"
 SEARCH = "/v4/orders:search"
-
-
-@pytest.fixture(scope="module")
-def gelato_server():
-    """A FakeGelato running for the whole module."""
-    with FakeGelato(api_key=GELATO_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def gelato(gelato_server):
-    """The module's FakeGelato, emptied before each test."""
-    gelato_server.reset()
-    return gelato_server
-
-
-@pytest.fixture
-def g(gelato):
-    """A requests session that authenticates to FakeGelato, with a `url(path)` helper."""
-    session = requests.Session()
-    session.headers["X-API-KEY"] = GELATO_KEY
-    session.url = lambda path: gelato.url + path
-    return session
 
 
 def cancel(g, order_id: str) -> requests.Response:

@@ -15,7 +15,7 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from plugin.dev.fakes import FakeGelato, FakeShopify, oauth_hmac, order_gid, sign
+from plugin.dev.fakes import FakeShopify, oauth_hmac, order_gid, sign
 from plugin.dev.fakes.server import LocalServer
 from plugin.dev.fakes.shopify import requested_cost
 
@@ -24,30 +24,7 @@ API = f"/{SHOP}/admin/api/2026-10/graphql.json"
 GELATO_KEY = "test-gelato-key"
 
 
-# -- fixtures: one server per fake for the module, state reset between tests (fast) ----------
-
-
-@pytest.fixture(scope="module")
-def gelato_server():
-    """A FakeGelato running for the whole module."""
-    with FakeGelato(api_key=GELATO_KEY) as fake:
-        yield fake
-
-
-@pytest.fixture
-def gelato(gelato_server):
-    """The module's FakeGelato, emptied before each test."""
-    gelato_server.reset()
-    return gelato_server
-
-
-@pytest.fixture
-def g(gelato):
-    """A requests session that authenticates to FakeGelato, with a `url(path)` helper."""
-    session = requests.Session()
-    session.headers["X-API-KEY"] = GELATO_KEY
-    session.url = lambda path: gelato.url + path
-    return session
+# -- fixtures: the Gelato fake is conftest.py's; one Shopify fake for the module, reset between tests --
 
 
 @pytest.fixture(scope="module")

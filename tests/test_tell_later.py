@@ -12,23 +12,15 @@ from jobs.queueing import QUEUE_NAME, URGENT_QUEUE, make_queue
 from jobs.tell_store import notes_account
 from plugin.store.keys import ACCOUNT_DOWN, ACCOUNT_HELD
 from tests.conftest import SHOP, paragraphs_in
+from tests.support.cancellations import cancel_with_webhook
 from tests.support.records import events
-
-
-def _cancel(shopify, gelato, live_app, status: str = "passed") -> tuple[int, str]:
-    order_id = shopify.add_order(SHOP)
-    print_id = gelato.add_order(str(order_id), status=status)
-    shopify.cancel_order(SHOP, order_id)
-    answer = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
-    assert answer.json()["message"] == "enqueued", answer.text
-    return order_id, print_id
 
 
 def test_the_print_order_is_cancelled_before_the_store_order_is_told(app, live_app, installed_shop, shopify, gelato, drain):
     moments: dict[str, float] = {}
     gelato.before("POST", r":cancel$", lambda *_: moments.setdefault("provider cancel", time.monotonic()))
     shopify.before_graphql("tagsAdd", lambda *_: moments.setdefault("tag", time.monotonic()))
-    order_id, print_id = _cancel(shopify, gelato, live_app)
+    order_id, print_id = cancel_with_webhook(shopify, gelato, live_app)
 
     drain()
 
@@ -48,11 +40,11 @@ def test_a_store_low_on_its_bucket_keeps_cancelling_while_its_notes_wait(app, li
     # Below the half of the bucket (1,000 of 2,000 points) notes leave to the reads: refilling at
     # 100 points/s, it is back above it in about 4 s.
     shopify.set_bucket(SHOP, 600)
-    first, first_print = _cancel(shopify, gelato, live_app)
+    first, first_print = cancel_with_webhook(shopify, gelato, live_app)
     drain()
     assert "print-cancelled" in shopify.order(SHOP, first)["tags"]  # told, then its store's notes paused
 
-    second, second_print = _cancel(shopify, gelato, live_app)
+    second, second_print = cancel_with_webhook(shopify, gelato, live_app)
     drain()  # a burst worker does not sleep out a pause: it ends with the note held
 
     assert gelato.status_of(second_print) == "canceled"  # the cancellation itself did not wait
@@ -70,7 +62,7 @@ def test_a_store_low_on_its_bucket_keeps_cancelling_while_its_notes_wait(app, li
 def test_a_throttled_note_is_held_for_the_restore_time_not_slept_on(
     app, live_app, installed_shop, shopify, gelato, drain, caplog
 ):
-    order_id, print_id = _cancel(shopify, gelato, live_app, status="printed")
+    order_id, print_id = cancel_with_webhook(shopify, gelato, live_app, status="printed")
     # The cancellation's last call re-reads the printed order at Gelato; the next Shopify call, the
     # telling's first, is throttled.
     gelato.before("GET", rf"/v4/orders/{print_id}$", lambda *_: shopify.throttle_next(times=1))

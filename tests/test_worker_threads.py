@@ -8,6 +8,7 @@ from rq.job import Job
 
 from jobs.worker import run_worker
 from tests.conftest import SHOP
+from tests.support.cancellations import cancel_with_webhook
 
 
 class InFlight:
@@ -29,19 +30,10 @@ class InFlight:
             self.now -= 1
 
 
-def _cancel(shopify, gelato, live_app, status: str = "passed") -> tuple[int, str]:
-    order_id = shopify.add_order(SHOP)
-    print_id = gelato.add_order(str(order_id), status=status)
-    shopify.cancel_order(SHOP, order_id)
-    answer = shopify.send_webhook(live_app.url + "/webhooks", SHOP, "orders/cancelled", shopify.order_payload(SHOP, order_id))
-    assert answer.json()["message"] == "enqueued", answer.text
-    return order_id, print_id
-
-
 def test_one_worker_runs_many_jobs_at_once_and_records_each(app, live_app, installed_shop, shopify, gelato, queue):
     app.config["WORKER_CONCURRENCY"] = 8
-    orders = [_cancel(shopify, gelato, live_app) for _ in range(16)]
-    late = _cancel(shopify, gelato, live_app, status="printed")
+    orders = [cancel_with_webhook(shopify, gelato, live_app) for _ in range(16)]
+    late = cancel_with_webhook(shopify, gelato, live_app, status="printed")
     in_flight = InFlight(hold=0.2)
     gelato.before("POST", r":cancel$", in_flight)
     # Two searches fail once: their jobs are held for Gelato and run again from inside a thread.
@@ -64,7 +56,7 @@ def test_one_worker_runs_many_jobs_at_once_and_records_each(app, live_app, insta
 
 def test_a_job_past_its_timeout_in_a_thread_fails_and_the_order_is_told(app, live_app, installed_shop, shopify, gelato, queue):
     app.config.update(WORKER_CONCURRENCY=4, JOB_TIMEOUT=1, RETRY_INTERVALS="0")
-    order_id, print_id = _cancel(shopify, gelato, live_app)
+    order_id, print_id = cancel_with_webhook(shopify, gelato, live_app)
     gelato.before("POST", r"/orders:search$", InFlight(hold=1.5))
 
     run_worker(app, burst=True, with_scheduler=False)
