@@ -184,6 +184,10 @@ class MirrorWorker(SimpleWorker):
                 self.health.release_round()
             except redis.RedisError as exc:
                 log.warning("releasing held jobs failed: %s", type(exc).__name__)
+            except Exception:
+                # Logged with its traceback, and the rounds go on: a thread that died here would leave
+                # this worker's share of held jobs to the other workers or to their 5-minute safety run.
+                log.exception("releasing held jobs failed")
 
     def _start_heartbeats(self) -> None:
         if self._beat_thread is None:
