@@ -7,8 +7,8 @@ and tags may spend (paced by jobs/tell_store.py).
 When a provider account fails transiently (a 5xx, a timeout, a refused connection, a 429), sending
 every queued job of that account into the same failure spends their retries, calls a provider that
 is down once per job and retry, and leaves workers idle after it recovers while each job waits for
-its next retry slot. Instead the first failure marks the account, and every job that needs it is
-set aside (held) before it calls, without spending a retry (jobs/failure.py). Every
+its next retry slot. Instead FAILURES_TO_HOLD failures in a row mark the account, and every job
+that needs it is set aside (held) before it calls, without spending a retry (jobs/failure.py). Every
 PROVIDER_PROBE_INTERVAL seconds one held job is released as the account's probe; when a probe's
 call succeeds, every held job is released at once. A 429 with Retry-After pauses the account for
 that long instead: no probe, the pause ends by itself and its jobs are released then. Other
@@ -30,7 +30,6 @@ from enum import Enum
 import redis
 from redis.commands.core import Script
 from rq import get_current_job
-from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
@@ -119,9 +118,8 @@ def store_account(shop: str) -> str:
 class AccountHealth:
     """The down and paused marks of every account, the jobs held for each, and their release."""
 
-    def __init__(self, connection: redis.Redis, probe_interval: float):
+    def __init__(self, connection: redis.Redis):
         self.connection = connection
-        self.probe_interval = probe_interval
 
     def admit(self, account: str, probe: bool) -> Admission:
         """How a call to the account may go: as its probe, as an ordinary call; AccountPaused when it is held.
@@ -191,8 +189,11 @@ class AccountHealth:
         log_event("account_up", account=account, released=released)
         return released
 
-    def release_round(self) -> int:
-        """One round of every worker's release thread: accounts back up release all, down ones a probe."""
+    def release_round(self, probe_interval: float) -> int:
+        """One round of every worker's release thread: accounts back up release all, down ones a probe.
+
+        probe_interval: seconds between two probes of one down account (PROVIDER_PROBE_INTERVAL).
+        """
         released = 0
         for raw in self.connection.zrange(ACCOUNTS_DOWN.key(), 0, -1):
             account = raw.decode()
@@ -201,7 +202,7 @@ class AccountHealth:
                 released += self.release_all(account)
                 self._unlist_if_empty(account)
             elif mark == DOWN.encode():
-                released += self._release_probe(account)
+                released += self._release_probe(account, probe_interval)
         return released
 
     def release_all(self, account: str) -> int:
@@ -223,7 +224,7 @@ class AccountHealth:
             for account, mark, jobs, left in zip(accounts, answers[::3], answers[1::3], answers[2::3], strict=True)
         }
 
-    def _release_probe(self, account: str) -> int:
+    def _release_probe(self, account: str, probe_interval: float) -> int:
         """Release the oldest held job as the account's probe, unless a probe was released less than an interval ago."""
         probe_key = ACCOUNT_PROBE.key(account)
         if self.connection.exists(probe_key):
@@ -231,17 +232,21 @@ class AccountHealth:
         for raw in self.connection.zrange(ACCOUNT_HELD.key(account), 0, _PROBE_CANDIDATES - 1):
             job_id = raw.decode()
             # Claimed first: of the workers' rounds, one releases a probe an interval.
-            if not self.connection.set(probe_key, job_id, nx=True, px=max(1, round(self.probe_interval * 1000))):
+            if not self.connection.set(probe_key, job_id, nx=True, px=max(1, round(probe_interval * 1000))):
                 return 0
-            outcome = self._release(account, job_id, probe=True)
+            [outcome] = self._release_many(account, [job_id], probe=True)
             if outcome is Release.RELEASED:
                 log_event("account_probe", account=account, job_id=job_id)
                 return 1
             self.connection.delete(probe_key)
         return 0
 
-    def _release_many(self, account: str, ids: list[str]) -> list[Release]:
-        """Release many held jobs in a few round trips (a recovery releases hundreds at once)."""
+    def _release_many(self, account: str, ids: list[str], probe: bool = False) -> list[Release]:
+        """Move held jobs from RQ's scheduled registry to their queues, each at most once across workers.
+
+        A few round trips for any number (a recovery releases hundreds at once). probe: the jobs may
+        call the account while it is down (their meta says so, for guard()).
+        """
         jobs = {job.id: job for job in Job.fetch_many(ids, connection=self.connection) if job is not None}
         with self.connection.pipeline(transaction=False) as pipe:
             for job in jobs.values():
@@ -251,7 +256,7 @@ class AccountHealth:
         fresh = {job.id: job for job in Job.fetch_many(sorted(scheduled), connection=self.connection) if job is not None}
         with self.connection.pipeline(transaction=False) as pipe:
             for job in fresh.values():
-                job.meta[PROBE_META] = None
+                job.meta[PROBE_META] = account if probe else None
                 requeue_from(
                     LaneQueue(job.origin, connection=self.connection),
                     job,
@@ -275,30 +280,6 @@ class AccountHealth:
         if done:
             self.connection.zrem(ACCOUNT_HELD.key(account), *done)
         return outcomes
-
-    def _release(self, account: str, job_id: str, probe: bool = False) -> Release:
-        """Move one held job from RQ's scheduled registry to its queue, at most once across workers.
-
-        probe: the job may call the account while it is down (its meta says so, for guard()).
-        """
-        try:
-            job = Job.fetch(job_id, connection=self.connection)
-        except NoSuchJobError:
-            self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
-            return Release.GONE
-        registry = ScheduledJobRegistry(job.origin, connection=self.connection)
-        if self.connection.zscore(registry.key, job_id) is not None:
-            job.refresh()  # as RQ scheduled it (its failed run fetched above may have been still recording)
-            job.meta[PROBE_META] = account if probe else None
-            queue = LaneQueue(job.origin, connection=self.connection)
-            # Off the registry and queued (its store's turn, like any new job of the store) in one script.
-            if requeue_from(queue, job, _shop_of(job), registry.key):
-                self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
-                return Release.RELEASED
-        if job.get_status(refresh=True) == JobStatus.STARTED:
-            return Release.BUSY  # its failed run is still being recorded; RQ schedules it in a moment
-        self.connection.zrem(ACCOUNT_HELD.key(account), job_id)
-        return Release.GONE
 
     def _unlist_if_empty(self, account: str) -> None:
         """Drop an account that is up from the list once nothing is held for it.
@@ -333,7 +314,7 @@ class HoldableJob(Job):
 
 def guarded_client(svc, account: Account) -> GuardedProvider:
     """The job's client of a provider account, guarded by the account's health."""
-    health = AccountHealth(svc.redis, svc.config["PROVIDER_PROBE_INTERVAL"])
+    health = AccountHealth(svc.redis)
     return guard(svc.provider_client(account), health, provider_account(account.provider, account.api_key, account.store_id))
 
 

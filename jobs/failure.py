@@ -18,8 +18,11 @@ log = logging.getLogger(__name__)
 
 def on_job_failure(job, connection, exc_type, exc_value, traceback) -> None:
     """Called by RQ after every failed run of a job, before it decides whether to retry."""
-    kwargs = job.kwargs or {}
-    account = _account_to_wait_for(connection, kwargs, exc_value)
+    account = _account_to_wait_for(job, exc_value)
+    if account is not None and isinstance(exc_value, RateLimited):
+        # A store's throttle pauses the store (before the hold: a release round must not free the job
+        # first) for the bucket's restore time; a release round then frees its held jobs.
+        AccountHealth(connection).pause(account, exc_value.retry_after or 0.0)
     if account is not None and _hold(job, connection, account):
         _log_job("job_held", job, account=account, retries_left=job.retries_left)
         return
@@ -51,16 +54,14 @@ def _log_job(event: str, job, **fields) -> None:
     log_event(event, job=job_name(job), job_id=job.id, shop=kwargs.get("shop"), order_id=kwargs.get("order_id"), **fields)
 
 
-def _account_to_wait_for(connection, kwargs: dict, error: BaseException | None) -> str | None:
-    """The account the failed job waits for: a held one, or its store's Admin API while throttled; None: neither."""
+def _account_to_wait_for(job, error: BaseException | None) -> str | None:
+    """The account a failed job waits for: the one held (AccountPaused), or its store's while throttled; else None."""
     if isinstance(error, AccountPaused):
         return error.account
-    shop = kwargs.get("shop")
+    shop = (job.kwargs or {}).get("shop")
     # A RateLimited that reaches here is Shopify's: a provider's is an AccountPaused by now (GuardedProvider).
     if isinstance(error, RateLimited) and error.retry_after and is_valid_shop_domain(shop):
-        account = store_account(shop)
-        AccountHealth(connection, 0).pause(account, error.retry_after)  # released when the bucket refilled
-        return account
+        return store_account(shop)
     return None
 
 

@@ -42,7 +42,7 @@ def tell_cancellation(shop: str, order_id: str, provider_name: str, outcomes: li
     require_provider(provider_name)
     told = _outcomes(outcomes)
     svc = services()
-    health = AccountHealth(svc.redis, svc.config["PROVIDER_PROBE_INTERVAL"])
+    health = AccountHealth(svc.redis)
     account = notes_account(shop)
     health.admit(account, probe=False)  # paused: AccountPaused holds this job until the bucket refilled
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):

@@ -76,7 +76,8 @@ class MirrorWorker(SimpleWorker):
         self._beat_stop = threading.Event()
         self._beat_thread: threading.Thread | None = None
         self._release_thread: threading.Thread | None = None
-        self.health = AccountHealth(self.connection, app.config["PROVIDER_PROBE_INTERVAL"])
+        self.health = AccountHealth(self.connection)
+        self.probe_interval = app.config["PROVIDER_PROBE_INTERVAL"]
 
     def run_maintenance_tasks(self):
         """A dead scheduler's lock freed, RQ's registry cleaning (and scheduler start), then the reconciliation sweep."""
@@ -167,7 +168,7 @@ class MirrorWorker(SimpleWorker):
         Due soon: a down account's next probe, or a pause ending within BURST_PAUSE_WAIT; a burst
         does not wait out a longer pause (a store's notes paced for its bucket, a long Retry-After).
         """
-        released = self.health.release_round()
+        released = self.health.release_round(self.probe_interval)
         return bool(released) or any(
             one.jobs and (one.state == DOWN or one.seconds_left <= BURST_PAUSE_WAIT) for one in self.health.held().values()
         )
@@ -181,7 +182,7 @@ class MirrorWorker(SimpleWorker):
         """Every worker releases held jobs: those of accounts back up, and each down account's probe when due."""
         while not self._beat_stop.wait(RELEASE_ROUND_SECONDS):
             try:
-                self.health.release_round()
+                self.health.release_round(self.probe_interval)
             except redis.RedisError as exc:
                 log.warning("releasing held jobs failed: %s", type(exc).__name__)
             except Exception:

@@ -130,15 +130,14 @@ def metrics():
         )
     connection = current_app.extensions["redis"]
     try:
-        queues = make_queues(connection)
         waits = queue_waits(connection)
         body = render(
             read_counters(connection),
-            queue_depth(queues),
+            queue_depth(make_queues(connection), queued=sum(count for count, _ in waits.values())),
             Worker.count(connection=connection),
             max(age for _, age in waits.values()),
             waits=waits,
-            held=AccountHealth(connection, current_app.config["PROVIDER_PROBE_INTERVAL"]).held(),
+            held=AccountHealth(connection).held(),
         )
     except redis.RedisError as exc:
         return Response(f"# metrics unavailable: Redis {type(exc).__name__}\n", 503, content_type=PROMETHEUS_CONTENT_TYPE)
@@ -157,11 +156,12 @@ def read_counters(connection: redis.Redis) -> dict[tuple[str, ...], float]:
     return {tuple(_text(key).split(_SEP)): float(_text(value)) for key, value in raw.items()}
 
 
-def queue_depth(queues: list[Queue]) -> dict[str, int]:
-    """Jobs per state over the app's queues: waiting, running, scheduled for a retry, failed."""
+def queue_depth(queues: list[Queue], queued: int) -> dict[str, int]:
+    """Jobs per state over the app's queues: waiting (`queued`, counted with each queue's wait), running,
+    scheduled for a retry or held, failed."""
     # cleanup=False: a scrape only reads; the worker does RQ's registry maintenance.
     return {
-        "queued": sum(queue.count for queue in queues),
+        "queued": queued,
         "started": sum(StartedJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),
         "scheduled": sum(ScheduledJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),
         "failed": sum(FailedJobRegistry(queue=queue).get_job_count(cleanup=False) for queue in queues),

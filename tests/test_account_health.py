@@ -22,7 +22,7 @@ OTHER_KEY = "other-gelato-account-key"
 
 
 def _guarded(app, gelato, api_key: str, probe: bool = False) -> GuardedProvider:
-    health = AccountHealth(app.extensions["redis"], probe_interval=0.0)
+    health = AccountHealth(app.extensions["redis"])
     client = GelatoClient(gelato.url, api_key, app.extensions["services"].http, (2.0, 5.0))
     return GuardedProvider(client, health, provider_account("gelato", api_key, None), probe)
 
@@ -71,7 +71,7 @@ def test_an_answer_between_failures_starts_the_count_again(app, gelato):
 
 
 def test_a_429_with_retry_after_pauses_the_account_for_that_long_only(app, redis_client):
-    health = AccountHealth(redis_client, probe_interval=5.0)
+    health = AccountHealth(redis_client)
     health.went_down("gelato:paused", RateLimited("Gelato: HTTP 429", retry_after=0.3))
     with pytest.raises(AccountPaused, match="paused"):
         health.admit("gelato:paused", probe=True)  # a pause is not probed: it ends by itself
@@ -79,7 +79,7 @@ def test_a_429_with_retry_after_pauses_the_account_for_that_long_only(app, redis
     time.sleep(0.4)
     assert health.admit("gelato:paused", probe=False).probing is False
     assert health.held() == {"gelato:paused": HeldAccount("up", 0, 0.0)}
-    health.release_round()
+    health.release_round(probe_interval=0.0)
     assert health.held() == {}  # nothing was held: the account leaves the list
 
 
@@ -129,12 +129,11 @@ def test_a_provider_outage_holds_the_jobs_and_a_probe_releases_them_without_spen
 
 
 def test_an_account_stays_listed_while_a_job_is_held_for_it(redis_client):
-    health = AccountHealth(redis_client, probe_interval=0.0)
+    health = AccountHealth(redis_client)
     health.pause("gelato:blip", 0.001)
     time.sleep(0.01)
     hold_job(redis_client, "gelato:blip", "job-that-failed-during-the-blip")
     health._unlist_if_empty("gelato:blip")  # the round's check: up, but a job is held
     assert redis_client.zrange(ACCOUNTS_DOWN.key(), 0, -1) == [b"gelato:blip"]
-    health.release_round()  # the job is gone from RQ: dropped from the held set, then the account unlisted
-    health.release_round()
+    health.release_round(probe_interval=0.0)  # the job is gone from RQ: dropped, then the account unlisted
     assert health.held() == {}

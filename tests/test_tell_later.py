@@ -51,7 +51,7 @@ def test_a_store_low_on_its_bucket_keeps_cancelling_while_its_notes_wait(app, li
     assert "print-cancelled" not in shopify.order(SHOP, second)["tags"]
     connection = app.extensions["redis"]
     assert connection.zcard(ACCOUNT_HELD.key(notes_account(SHOP))) == 1
-    assert AccountHealth(connection, 0).held()[notes_account(SHOP)].state == "paused"
+    assert AccountHealth(connection).held()[notes_account(SHOP)].state == "paused"
 
     time.sleep(connection.pttl(ACCOUNT_DOWN.key(notes_account(SHOP))) / 1000 + 0.05)  # the pause ends
     drain()
