@@ -46,7 +46,7 @@ def tell_cancellation(shop: str, order_id: str, provider_name: str, outcomes: li
     account = notes_account(shop)
     health.admit(account, probe=False)  # paused: AccountPaused holds this job until the bucket refilled
     with order_lock(svc.redis, shop, order_id, svc.config["ORDER_LOCK_SECONDS"]):
-        admin = svc.admin_client(shop, max_inline_wait=0)  # never sleep on a throttle: pause and hold instead
+        admin = svc.admin_client(shop)  # in a job it never sleeps on a throttle: the notes pause and hold instead
         ledger = OrderLedger(svc.database, shop, order_id)
         try:
             report = report_cancellation(admin, ledger, provider_name, told)

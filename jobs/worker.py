@@ -246,8 +246,6 @@ def build_worker(app: Flask, name: str | None = None) -> MirrorWorker:
         maintenance_interval=app.config["WORKER_MAINTENANCE_INTERVAL"],
     )
     worker.heartbeat_ttl = app.config["JOB_HEARTBEAT_TTL"]
-    # No job thread sleeps on a store's throttle: the job is held until the bucket refilled (jobs/failure.py).
-    app.extensions["services"].inline_throttle_wait = 0.0
     worker.config = app.config
     return worker
 

@@ -8,6 +8,7 @@ from functools import cached_property
 import redis
 import requests
 from flask import Flask, current_app
+from rq import get_current_job
 
 from plugin.http import make_session
 from plugin.providers import PrintProvider
@@ -34,9 +35,6 @@ class Services:
     redis: redis.Redis
     cipher: TokenCipher
     http: requests.Session = field(default_factory=make_session)
-    # The longest Admin API throttle a client waits out in place; the worker sets 0: its jobs are
-    # held for the store's bucket instead (jobs/failure.py), so no thread sleeps on one store.
-    inline_throttle_wait: float = MAX_INLINE_THROTTLE_WAIT
 
     @property
     def timeout(self) -> tuple[float, float]:
@@ -70,8 +68,11 @@ class Services:
         """An Admin GraphQL client for the installed shop; expiring tokens refresh themselves.
 
         max_inline_wait: the longest throttle the client waits out in place (0: raise RateLimited at
-        once); by default the process's inline_throttle_wait.
+        once). By default 0 inside a job, whose worker thread must not sleep on one store's bucket
+        (the job is held for it instead, jobs/failure.py), and a short wait elsewhere (a web request).
         """
+        if max_inline_wait is None:
+            max_inline_wait = 0.0 if get_current_job() is not None else MAX_INLINE_THROTTLE_WAIT
         url = graphql_url(self.config["SHOPIFY_ADMIN_URL"], shop, self.config["SHOPIFY_API_VERSION"])
         endpoint = TokenEndpoint.from_config(self.config, self.http, self.timeout)
         tokens = ShopTokens(shop, self.database, self.cipher, self.redis, endpoint)
@@ -82,7 +83,7 @@ class Services:
             session=self.http,
             timeout=self.timeout,
             on_unauthorized=tokens.after_unauthorized,
-            max_inline_wait=self.inline_throttle_wait if max_inline_wait is None else max_inline_wait,
+            max_inline_wait=max_inline_wait,
         )
 
 
