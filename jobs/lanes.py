@@ -19,7 +19,7 @@ ring, so the ring heals itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import redis
 from redis.commands.core import Script
@@ -73,11 +73,23 @@ def into_lane(commands: Sequence[tuple], queue_key: str, queue_name: str, shop: 
     return routed
 
 
+def lane_writes(queue, shop: str | None, enqueue: Callable):
+    """(enqueue(recorder)'s result, the Redis writes RQ made for it), recorded on a pipeline that is never
+    executed, its push onto the queue routed into the store's lane (shop None: left on RQ's list)."""
+    with queue.connection.pipeline(transaction=False) as recorder:
+        result = enqueue(recorder)
+        commands = [args for args, _options in recorder.command_stack]
+        recorder.reset()
+    return result, commands if shop is None else into_lane(commands, queue.key, queue.name, shop)
+
+
 def enqueue_in_lane(queue, shop: str, func: str, **options):
     """Enqueue like queue.enqueue_call, but into the store's lane; one transaction."""
-    with queue.connection.pipeline(transaction=False) as recorder:
-        job = queue.enqueue_call(func, pipeline=recorder, **options)
-        _replay_in_lane(queue, shop, recorder)
+    job, commands = lane_writes(queue, shop, lambda recorder: queue.enqueue_call(func, pipeline=recorder, **options))
+    with queue.connection.pipeline(transaction=True) as pipe:
+        for name, key, *args in commands:
+            pipe.execute_command(name, key, *args)
+        pipe.execute()
     return job
 
 
@@ -88,12 +100,7 @@ def requeue_from(queue, job, shop: str | None, waiting_key: str, client=None):
     False: the job was no longer in waiting_key (another worker moved it, or it never got there).
     client: a pipeline to queue the move on (its execute() answers 1 or 0 for it); default: at once.
     """
-    with queue.connection.pipeline(transaction=False) as recorder:
-        queue.enqueue_job(job, pipeline=recorder)
-        commands = [args for args, _options in recorder.command_stack]
-        recorder.reset()
-    if shop is not None:
-        commands = into_lane(commands, queue.key, queue.name, shop)
+    _, commands = lane_writes(queue, shop, lambda recorder: queue.enqueue_job(job, pipeline=recorder))
     keys_: list[str] = [waiting_key]
     args: list = [job.id]
     for name, key, *rest in commands:
@@ -101,16 +108,6 @@ def requeue_from(queue, job, shop: str | None, waiting_key: str, client=None):
         args += [len(rest), name, *rest]
     moved = _MOVE_SCRIPT(keys=keys_, args=args, client=client if client is not None else queue.connection)
     return moved if client is not None else bool(moved)
-
-
-def _replay_in_lane(queue, shop: str, recorder) -> None:
-    """Run the writes RQ recorded on `recorder` in one transaction, its queue push routed into the lane."""
-    commands = [args for args, _options in recorder.command_stack]
-    recorder.reset()
-    with queue.connection.pipeline(transaction=True) as pipe:
-        for name, key, *args in into_lane(commands, queue.key, queue.name, shop):
-            pipe.execute_command(name, key, *args)
-        pipe.execute()
 
 
 # KEYS[1]: the sorted set the job leaves, then the key of each write. ARGV[1]: the job id, then per

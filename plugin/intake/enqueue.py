@@ -10,7 +10,7 @@ import redis
 from redis.commands.core import Script
 from rq import Queue
 
-from jobs.lanes import into_lane
+from jobs.lanes import lane_writes
 from plugin.intake.delivery import Delivery
 from plugin.intake.registry import JobRequest
 from plugin.store import keys
@@ -178,20 +178,20 @@ def enqueue_once(
 
 
 def _job_writes(queue: Queue, delivery: Delivery, request: JobRequest, job_id: str, job_options: dict) -> list[tuple]:
-    """The Redis writes RQ makes to enqueue the job, recorded on a pipeline that is never executed."""
-    with queue.connection.pipeline(transaction=False) as recorder:
-        queue.enqueue_call(
+    """The Redis writes RQ makes to enqueue the job (recorded, never executed), into the store's lane."""
+    # Into the store's lane rather than onto the queue's one list: one store's burst waits its turns.
+    _, commands = lane_writes(
+        queue,
+        delivery.shop,
+        lambda recorder: queue.enqueue_call(
             request.func,
             kwargs=request.kwargs,
             job_id=job_id,
             pipeline=recorder,
             description=f"{delivery.topic} {delivery.shop} {request.kwargs.get('order_id', '')}".strip(),
             **job_options,
-        )
-        commands = [args for args, _options in recorder.command_stack]
-        recorder.reset()
-    # Into the store's lane rather than onto the queue's one list: one store's burst waits its turns.
-    commands = into_lane(commands, queue.key, queue.name, delivery.shop)
+        ),
+    )
     for command in commands:
         if str(command[0]).upper() not in _REPLAYABLE or len(command) < 2:
             raise RuntimeError(f"RQ's enqueue issued {command[0]!r}, which the enqueue script cannot replay")
