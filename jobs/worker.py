@@ -118,8 +118,11 @@ class MirrorWorker(SimpleWorker):
                 # Burst: nothing waits now, but a running job may still queue work (a retry, a follow-up),
                 # and held jobs wait for their account's probe.
                 with self._changed:
-                    if not self._running and not self._release_held_in_burst():
-                        break
+                    running = bool(self._running)
+                # Redis round trips outside the lock: finishing jobs take it to say they ended.
+                if not running and not self._release_held_in_burst():
+                    break
+                with self._changed:
                     self._changed.wait(timeout=RELEASE_ROUND_SECONDS)
         finally:
             if result is None:
