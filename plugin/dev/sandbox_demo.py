@@ -201,11 +201,29 @@ class Demo:
     def _wait_for_jobs(self, results: list[Result]) -> None:
         """Block until every job queued so far has finished or failed for good (or the wait ran out)."""
         deadline = time.monotonic() + JOB_WAIT_SECONDS
-        pending = [job_id for result in results for job_id in result.job_ids]
+        pending = [(result, job_id) for result in results for job_id in result.job_ids]
         while pending and time.monotonic() < deadline:
-            pending = [job_id for job_id in pending if self._waiting(self._job_status(job_id))]
+            still = []
+            for result, job_id in pending:
+                if self._waiting(self._job_status(job_id)):
+                    still.append((result, job_id))
+                    continue
+                # A cancellation saves first and tells later: its note job is part of the scenario too.
+                handed_on = self._handed_on(job_id)
+                if handed_on and handed_on not in result.job_ids:
+                    result.job_ids.append(handed_on)
+                    still.append((result, handed_on))
+            pending = still
             if pending:
                 time.sleep(0.05)
+
+    def _handed_on(self, job_id: str) -> str | None:
+        """The note job a finished cancellation queued (jobs.cancellation's `tell_job`), if any."""
+        try:
+            returned = Job.fetch(job_id, connection=self.connection).return_value()
+        except NoSuchJobError:
+            return None
+        return returned.get("tell_job") if isinstance(returned, dict) else None
 
     @staticmethod
     def _waiting(status: JobStatus | None) -> bool:
