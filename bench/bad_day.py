@@ -60,7 +60,7 @@ PRODUCTION_EXTRA_MEAN_SECONDS = 37.0
 OUTAGE = (25.0, 40.0)
 KILL_AT_SECONDS = 48.0
 WORKERS = 4
-BULK_POSTERS = 4
+BULK_POSTERS = 16
 BOOT_SECONDS = 2.0
 # Done: no active RQ job for this long. A bad run ends at the deadline and says what was left.
 QUIET_SECONDS = 3.0

@@ -32,6 +32,8 @@ SCHEDULER_STALE_SECONDS = 5
 RELEASE_ROUND_SECONDS = 0.25
 # A burst worker (tests, `flask jobs` one-offs) waits for held jobs whose pause ends within this long.
 BURST_PAUSE_WAIT = 2.0
+# The worker's own key lives worker_ttl + 60 s (75 s at least); beating it once a second is plenty.
+WORKER_BEAT_SECONDS = 1.0
 # Pauses before a worker that lost Redis mid-bookkeeping starts again.
 RECONNECT_FIRST_PAUSE = 1.0
 RECONNECT_MAX_PAUSE = 30.0
@@ -77,6 +79,7 @@ class MirrorWorker(SimpleWorker):
         self._beat_thread: threading.Thread | None = None
         self._release_thread: threading.Thread | None = None
         self.health = AccountHealth(self.connection)
+        self._last_beat = float("-inf")
         self.probe_interval = app.config["PROVIDER_PROBE_INTERVAL"]
 
     def run_maintenance_tasks(self):
@@ -98,6 +101,21 @@ class MirrorWorker(SimpleWorker):
         """Remember that the platform asked us to stop (SIGTERM/SIGINT), then stop as RQ does."""
         self.stop_requested = True
         super().request_stop(signum, frame)
+
+    def heartbeat(self, timeout=None, pipeline=None):
+        """RQ's worker heartbeat, at most once a WORKER_BEAT_SECONDS when RQ's loop calls it on its own.
+
+        RQ beats (three Redis round trips) before and after every dequeue and after every job
+        start: with jobs running in threads that was a third of the main thread's CPU a job, for
+        a key that lives worker_ttl + 60 s. Beats with an explicit timeout or a pipeline (birth,
+        a job's start) always go through.
+        """
+        if timeout is None and pipeline is None:
+            now = time.monotonic()
+            if now - self._last_beat < WORKER_BEAT_SECONDS:
+                return
+            self._last_beat = now
+        super().heartbeat(timeout, pipeline)
 
     def get_heartbeat_ttl(self, job, working_time: float = 0.0) -> int:
         """Short: the heartbeat thread keeps a live job's entry fresh."""

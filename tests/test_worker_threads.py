@@ -6,7 +6,8 @@ import threading
 
 from rq.job import Job
 
-from jobs.worker import run_worker
+from jobs import worker as worker_module
+from jobs.worker import build_worker, run_worker
 from tests.conftest import SHOP
 from tests.support.cancellations import cancel_with_webhook
 
@@ -65,3 +66,22 @@ def test_a_job_past_its_timeout_in_a_thread_fails_and_the_order_is_told(app, liv
     assert "JobTimeoutException" in (Job.fetch(failed_id, connection=queue.connection).latest_result().exc_string or "")
     assert gelato.status_of(print_id) != "canceled"
     assert "print-mirror-failed" in shopify.order(SHOP, order_id)["tags"]
+
+
+def test_the_workers_own_heartbeat_is_written_at_most_once_a_second_by_its_loop(app, monkeypatch):
+    worker = build_worker(app)
+    connection = worker.connection
+    worker.register_birth()
+    try:
+        worker.heartbeat()
+        first = connection.hget(worker.key, "last_heartbeat")
+        worker.heartbeat()  # RQ's loop beats before and after every dequeue: this one is skipped
+        assert connection.hget(worker.key, "last_heartbeat") == first
+        worker.heartbeat(timeout=500)  # an explicit beat (birth, a long block) always goes through
+        assert connection.ttl(worker.key) > 400
+        monkeypatch.setattr(worker_module, "WORKER_BEAT_SECONDS", 0.0)
+        worker.heartbeat()
+        assert connection.hget(worker.key, "last_heartbeat") != first
+        assert 0 < connection.ttl(worker.key) <= worker.worker_ttl + 60
+    finally:
+        worker.register_death()
