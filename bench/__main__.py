@@ -262,8 +262,6 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
     first = min(job.started_at for job in jobs)
     last = max(job.ended_at for job in jobs)
     busy = (last - first).total_seconds()
-    # RQ stamps started_at right before calling the job function and ended_at right after it.
-    in_function = sum((job.ended_at - job.started_at).total_seconds() for job in jobs) / len(jobs)
     return {
         "jobs": expected,
         "workers": workers,
@@ -271,7 +269,6 @@ def _drain(bench: Bench, expected: int, workers: int, command: str, name: str) -
         "drain_seconds": wall,
         "jobs_per_second": expected / busy,
         "jobs_per_second_per_process": expected / busy / workers,
-        "in_job_function_ms": 1000 * in_function,
         "cpu_seconds": cpu,
     }
 

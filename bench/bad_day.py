@@ -211,10 +211,10 @@ def posting_shares(bench, orders: list[StoreOrder]) -> list[list[tuple]]:
             continue
         if order.cancelled:
             bench.shopify.cancel_order(order.shop, order.order_id)
-            path, body, headers = bench.webhook(order.order_id, order.shop)
         else:
             bench.shopify.set_order(order.shop, order.order_id, note="Please gift-wrap it.")
-            path, body, headers = bench.webhook(order.order_id, order.shop)
+        path, body, headers = bench.webhook(order.order_id, order.shop)
+        if not order.cancelled:
             headers = dict(headers, **{"X-Shopify-Topic": "orders/updated"})  # the HMAC covers the body only
         (bulk if order.group == "bulk" else spread).append((index, order.at, (path, body, headers)))
     spread.sort(key=lambda entry: entry[1])
@@ -244,20 +244,25 @@ def _post_on_time(args) -> list[tuple[int, float, float, int | None]]:
     return answers
 
 
-def started_jobs(connection) -> list[dict]:
-    """The RQ jobs marked started (running in some worker): their function and order id."""
+def job_statuses(connection) -> dict[str, bytes | None]:
+    """Every RQ job in Redis (its own hash, not its dependents' or results' keys): id → status, one round trip."""
     keys = [key for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
     with connection.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hget(key, "status")
-        ids = [key.decode().rsplit(":", 1)[-1] for key, status in zip(keys, pipe.execute()) if status == b"started"]
+        return {key.decode().rsplit(":", 1)[-1]: status for key, status in zip(keys, pipe.execute(), strict=True)}
+
+
+def started_jobs(connection) -> list[dict]:
+    """The RQ jobs marked started (running in some worker): their function and order id."""
+    ids = [job_id for job_id, status in job_statuses(connection).items() if status == b"started"]
     jobs = [job for job in Job.fetch_many(ids, connection=connection) if job is not None]
     return [{"func": job.func_name, "order_id": (job.kwargs or {}).get("order_id")} for job in jobs]
 
 
 def last_jobs_to_end(connection, t0_wall: float, count: int = 3) -> list[dict]:
     """The jobs that ended last (function, order id, status, attempts, scenario seconds): what a long tail was."""
-    ids = [key.decode().rsplit(":", 1)[-1] for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
+    ids = list(job_statuses(connection))
     jobs = [job for job in Job.fetch_many(ids, connection=connection) if job is not None and job.ended_at is not None]
     jobs.sort(key=lambda job: job.ended_at, reverse=True)
     return [
@@ -275,11 +280,7 @@ def last_jobs_to_end(connection, t0_wall: float, count: int = 3) -> list[dict]:
 
 def active_jobs(connection) -> int:
     """RQ jobs in Redis that are queued, started, scheduled or deferred (work not yet done)."""
-    keys = [key for key in connection.scan_iter(match="rq:job:*", count=1000) if key.count(b":") == 2]
-    with connection.pipeline(transaction=False) as pipe:
-        for key in keys:
-            pipe.hget(key, "status")
-        return sum(status in ACTIVE_JOB_STATUSES for status in pipe.execute())
+    return sum(status in ACTIVE_JOB_STATUSES for status in job_statuses(connection).values())
 
 
 def wait_until_quiet(connection, t0: float, deadline: float) -> tuple[float | None, int]:

@@ -66,8 +66,3 @@ def queue_waits(connection: redis.Redis, now: datetime | None = None) -> dict[st
                 ages.append((now - job.enqueued_at.replace(tzinfo=UTC)).total_seconds())
         waits[queue.name] = (queue.count, max(ages))
     return waits
-
-
-def oldest_queued_age(connection: redis.Redis, now: datetime | None = None) -> float:
-    """Seconds the longest-waiting job of any queue has waited; 0 when nothing waits."""
-    return max(age for _, age in queue_waits(connection, now).values())

@@ -106,7 +106,7 @@ class MirrorWorker(SimpleWorker):
         """RQ's worker heartbeat, at most once a WORKER_BEAT_SECONDS when RQ's loop calls it on its own.
 
         RQ beats (three Redis round trips) before and after every dequeue and after every job
-        start: with jobs running in threads that was a third of the main thread's CPU a job, for
+        start: with jobs running in threads that was about half the main thread's CPU a job, for
         a key that lives worker_ttl + 60 s. Beats with an explicit timeout or a pipeline (birth,
         a job's start) always go through.
         """

@@ -135,7 +135,6 @@ def metrics():
             read_counters(connection),
             queue_depth(make_queues(connection), queued=sum(count for count, _ in waits.values())),
             Worker.count(connection=connection),
-            max(age for _, age in waits.values()),
             waits=waits,
             held=AccountHealth(connection).held(),
         )
@@ -172,17 +171,18 @@ def render(
     counters: dict[tuple[str, ...], float],
     depth: dict[str, int],
     workers: int,
-    oldest_queued_seconds: float = 0.0,
     *,
     waits: dict[str, tuple[int, float]] | None = None,
     held: dict[str, HeldAccount] | None = None,
 ) -> str:
     """The Prometheus text exposition of the counters, the queue depth and wait (per queue too), held accounts, workers.
 
-    waits: per queue, jobs waiting and the oldest one's wait (jobs/backlog.py); held: per account
-    held as down or paused, its state and the jobs held for it (jobs/account_health.py).
+    waits: per queue, jobs waiting and the oldest one's wait (jobs/backlog.py), whose longest is the
+    overall oldest wait; held: per account held as down or paused, its state and the jobs held for
+    it (jobs/account_health.py).
     """
     lines: list[str] = []
+    waits = waits or {}
 
     def family(name: str, kind: str, help_text: str, samples: list[tuple[dict, float]]) -> None:
         lines.append(f"# HELP {name} {help_text}")
@@ -230,9 +230,8 @@ def render(
         "print_mirror_queue_oldest_job_age_seconds",
         "gauge",
         "How long the oldest waiting job has waited (0: none waits); growing means the workers fall behind.",
-        [({}, round(oldest_queued_seconds, 3))],
+        [({}, round(max((age for _, age in waits.values()), default=0.0), 3))],
     )
-    waits = waits or {}
     family(
         "print_mirror_queue_waiting_jobs",
         "gauge",

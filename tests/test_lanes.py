@@ -7,7 +7,7 @@ from datetime import timedelta
 from rq import Queue
 from rq.job import Job
 
-from jobs.backlog import oldest_queued_age
+from jobs.backlog import queue_waits
 from jobs.lanes import LaneQueue, enqueue_in_lane, lane_key, requeue_from, ring_key, take, waiting_shops
 from jobs.queueing import QUEUE_NAME, SWEEP_QUEUE, URGENT_QUEUE, job_options, make_queues
 from tests.conftest import SHOP
@@ -120,7 +120,8 @@ def test_the_oldest_wait_is_found_in_whichever_lane_holds_it(app):
     old.enqueued_at = old.enqueued_at - timedelta(seconds=60)
     old.save()
     assert waiting_shops(connection, URGENT_QUEUE)[0] == "aa-newer.myshopify.com"
-    assert oldest_queued_age(connection) >= 60
+    waiting, oldest_wait = queue_waits(connection)[URGENT_QUEUE]
+    assert waiting == 2 and oldest_wait >= 60
 
 
 def test_a_job_leaves_the_scheduled_registry_for_its_lane_once(app):

@@ -123,7 +123,7 @@ def test_render_is_valid_exposition_with_cumulative_buckets():
     }
     waits = {"print-mirror-urgent": (3, 12.5), "print-mirror": (0, 0.0)}
     held = {"gelato:02ed2b0d8ea4": HeldAccount("down", 7, 3600.0)}
-    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1, 12.5, waits=waits, held=held)
+    text = render(counters, {"queued": 3, "started": 0, "scheduled": 1, "failed": 0}, 1, waits=waits, held=held)
     lines = text.splitlines()
     assert 'print_mirror_webhooks_total{topic="orders/cancelled",result="enqueued"} 2' in lines
     buckets = [line for line in lines if line.startswith("print_mirror_webhook_to_provider_seconds_bucket")]
